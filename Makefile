@@ -1,0 +1,31 @@
+# `make demo` and `make test` do all set-up themselves: they create .venv when it is missing and
+# install bayescale with its test extras; a second run reinstalls nothing (the stamp file below is
+# newer than pyproject.toml).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/bayescale demo --out results/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_fit.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check bayescale tests benchmarks scripts
+	$(BIN)/ruff format --check bayescale tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

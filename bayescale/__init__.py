@@ -1,0 +1,59 @@
+"""bayescale: Bayesian scaling-law modelling.
+
+Put priors on the terms of a scaling law, sample the posterior with MCMC, and carry the
+uncertainty into every answer a decision needs.
+
+>>> import bayescale as bs
+>>> law = bs.ChinchillaLaw()
+>>> law.formula
+'L(N, D) = E + A / N^alpha + B / D^beta'
+"""
+
+from __future__ import annotations
+
+import warnings as _warnings
+
+with _warnings.catch_warnings():  # ArviZ announces its 1.0 refactor on import; not actionable here
+    _warnings.filterwarnings("ignore", category=FutureWarning)
+    import arviz as _arviz  # noqa: F401
+
+from .data import drop_top_loss, load_runs
+from .exceptions import (
+    BayescaleError,
+    ConfigError,
+    ConvergenceWarning,
+    DataError,
+    DataWarning,
+    ExtrapolationWarning,
+    FitFileError,
+)
+from .fit import Fit, load_fit
+from .laws import LAWS, ChinchillaLaw, Law
+from .likelihood import Likelihood
+from .priors import Prior
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("bayescale")
+except Exception:  # pragma: no cover - running from a source tree without installing
+    __version__ = "0.0.0"
+
+__all__ = [
+    "LAWS",
+    "BayescaleError",
+    "ChinchillaLaw",
+    "ConfigError",
+    "ConvergenceWarning",
+    "DataError",
+    "DataWarning",
+    "ExtrapolationWarning",
+    "Fit",
+    "FitFileError",
+    "Law",
+    "Likelihood",
+    "Prior",
+    "drop_top_loss",
+    "load_fit",
+    "load_runs",
+]

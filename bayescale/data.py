@@ -1,0 +1,281 @@
+"""Loading and validating training runs.
+
+A *runs table* is a :class:`pandas.DataFrame` with one row per training run and the columns
+``N`` (parameters), ``D`` (training tokens), ``C`` (training FLOPs) and ``loss``, plus an optional
+``group`` column and any extra columns a law needs (for example ``unique_tokens``).
+:func:`load_runs` is the one gate every runs table passes through: it fills in ``C`` or ``D``,
+and raises a :class:`~bayescale.exceptions.DataError` naming the column and row of any bad value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .exceptions import DataError, DataWarning
+
+__all__ = ["load_runs", "drop_top_loss", "runs_sha256", "file_sha256"]
+
+_MAX_ROWS_NAMED = 8
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def runs_sha256(runs: pd.DataFrame) -> str:
+    """SHA-256 of a runs table's canonical CSV form (independent of where it came from)."""
+    buf = io.StringIO()
+    runs.to_csv(buf, index=False, float_format="%.17g")
+    return hashlib.sha256(buf.getvalue().encode()).hexdigest()
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(f"runs file not found: {path}")
+    if path.is_dir():
+        raise DataError(f"runs file is a directory, not a CSV file: {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"runs file is empty: {path}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise DataError(f"cannot read runs file {path}: {exc.strerror}") from None
+    if b"\x00" in head:
+        raise DataError(f"runs file is not a CSV text file (binary content): {path}")
+    try:
+        frame = pd.read_csv(path)
+    except UnicodeDecodeError:
+        raise DataError(f"runs file is not a UTF-8 CSV text file: {path}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"runs file is empty (no header, no rows): {path}") from None
+    except pd.errors.ParserError as exc:
+        msg = str(exc).strip().splitlines()[-1]
+        raise DataError(f"runs file is not valid CSV: {path}: {msg}") from None
+    return frame
+
+
+class _Rows:
+    """Names rows the way the user sees them: CSV line numbers for files, labels for frames."""
+
+    def __init__(self, frame: pd.DataFrame, from_file: bool):
+        self.labels = list(frame.index)
+        self.from_file = from_file
+
+    def name(self, positions: np.ndarray) -> str:
+        positions = np.asarray(positions)
+        if self.from_file:
+            shown = [str(int(p) + 2) for p in positions[:_MAX_ROWS_NAMED]]  # header is line 1
+            what = "CSV line" if len(positions) == 1 else "CSV lines"
+        else:
+            shown = [repr(self.labels[int(p)]) for p in positions[:_MAX_ROWS_NAMED]]
+            what = "row" if len(positions) == 1 else "rows"
+        more = f" and {len(positions) - _MAX_ROWS_NAMED} more" if len(positions) > _MAX_ROWS_NAMED else ""
+        return f"{what} {', '.join(shown)}{more}"
+
+
+def _numeric(frame: pd.DataFrame, col: str, rows: _Rows) -> np.ndarray:
+    raw = frame[col]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
+    if bad.size:
+        example = raw.iloc[bad[0]]
+        raise DataError(
+            f"column '{col}' has non-numeric value {example!r} at {rows.name(bad)}"
+        )
+    arr = values.to_numpy(dtype=float)
+    missing = np.flatnonzero(np.isnan(arr))
+    if missing.size:
+        raise DataError(f"column '{col}' has missing values (NaN) at {rows.name(missing)}")
+    inf = np.flatnonzero(~np.isfinite(arr))
+    if inf.size:
+        raise DataError(
+            f"column '{col}' has non-finite value {arr[inf[0]]} at {rows.name(inf)}"
+        )
+    nonpos = np.flatnonzero(arr <= 0)
+    if nonpos.size:
+        raise DataError(
+            f"column '{col}' must be positive, got {arr[nonpos[0]]:g} at {rows.name(nonpos)}"
+        )
+    return arr
+
+
+def load_runs(
+    source: str | os.PathLike | pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    *,
+    flops_per_param_token: float = K.FLOPS_PER_PARAM_TOKEN,
+    min_runs: int = 1,
+    target: str = K.LOSS,
+) -> pd.DataFrame:
+    """Read and validate a table of training runs.
+
+    Parameters
+    ----------
+    source
+        Path of a CSV file, or a DataFrame.
+    columns
+        Maps bayescale's column names to the source's, e.g. ``{"N": "params", "loss": "val_loss"}``.
+    flops_per_param_token
+        ``k`` in ``C = k * N * D``, used to fill a missing ``C`` or ``D`` column.
+    min_runs
+        Fewest runs accepted (a law passes its number of free parameters).
+    target
+        Name of the measured column: ``"loss"`` (default) or, for laws of rising metrics,
+        ``"score"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``N``, ``D``, ``C`` and ``target`` as float, ``group`` as string when present,
+        then any other source columns unchanged; a fresh 0..n-1 index. ``attrs`` holds
+        ``source`` and, for files, ``sha256``.
+
+    Raises
+    ------
+    DataError
+        Naming the column and row(s) of a missing column, non-numeric, NaN, infinite or
+        non-positive value, and for empty, non-CSV or too-short input.
+
+    Warns
+    -----
+    DataWarning
+        For duplicated runs and for ``C`` far from ``k * N * D``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> runs = load_runs(pd.DataFrame({"N": [1e8, 4e8], "D": [2e9, 8e9], "loss": [3.1, 2.8]}))
+    >>> runs["C"].tolist()
+    [1.2e+18, 1.92e+19]
+    """
+    if not np.isfinite(flops_per_param_token) or flops_per_param_token <= 0:
+        raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
+    attrs: dict[str, str] = {}
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        from_file = False
+        attrs.update({"source": "<DataFrame>", **source.attrs})
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        frame = _read_csv(path)
+        from_file = True
+        attrs["source"] = str(path)
+        attrs["sha256"] = file_sha256(path)
+    else:
+        raise DataError(f"runs must be a CSV path or a DataFrame, got {type(source).__name__}")
+
+    where = f" in {attrs['source']}" if from_file else ""
+    if columns:
+        unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
+        if unknown:
+            raise DataError(f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group")
+        missing_src = [v for v in columns.values() if v not in frame.columns]
+        if missing_src:
+            raise DataError(
+                f"column(s) {missing_src} named in columns= not found{where}; "
+                f"found: {list(frame.columns)}"
+            )
+        clash = [k for k, v in columns.items() if k in frame.columns and k != v]
+        frame = frame.drop(columns=clash).rename(columns={v: k for k, v in columns.items()})
+
+    missing = [c for c in (K.N, target) if c not in frame.columns]
+    if K.D not in frame.columns and K.C not in frame.columns:
+        missing.append("D (or C)")
+    if missing:
+        known = {K.N, K.D, K.C, target, K.GROUP}
+        hint = "" if known & set(map(str, frame.columns)) else " (is this a CSV of runs?)"
+        raise DataError(
+            f"missing column(s) {', '.join(repr(m) for m in missing)}{where}; "
+            f"found: {list(map(str, frame.columns))[:10]}{hint}"
+        )
+    if len(frame) == 0:
+        raise DataError(f"runs table{where} has a header but no rows")
+    rows = _Rows(frame, from_file)
+
+    n = _numeric(frame, K.N, rows)
+    y = _numeric(frame, target, rows)
+    k = float(flops_per_param_token)
+    has_d, has_c = K.D in frame.columns, K.C in frame.columns
+    d = _numeric(frame, K.D, rows) if has_d else None
+    c = _numeric(frame, K.C, rows) if has_c else None
+    if d is None:
+        d = c / (k * n)
+    if c is None:
+        c = k * n * d
+    elif has_d:
+        rel = np.abs(c / (k * n * d) - 1.0)
+        off = np.flatnonzero(rel > K.COMPUTE_MISMATCH_TOL)
+        if off.size:
+            worst = int(off[np.argmax(rel[off])])
+            warnings.warn(
+                f"C differs from {k:g}*N*D by more than {K.COMPUTE_MISMATCH_TOL:.0%} at "
+                f"{rows.name(off)} (worst: {rel[worst]:.0%} at {rows.name(np.array([worst]))}); "
+                "C is used as given for compute, N and D for the law",
+                DataWarning,
+                stacklevel=2,
+            )
+
+    out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y})
+    if K.GROUP in frame.columns:
+        groups = frame[K.GROUP]
+        gmiss = np.flatnonzero(groups.isna().to_numpy())
+        if gmiss.size:
+            raise DataError(f"column 'group' has missing values at {rows.name(gmiss)}")
+        out[K.GROUP] = groups.astype(str).to_numpy()
+    for col in frame.columns:
+        if col not in out.columns:
+            out[col] = frame[col].to_numpy()
+
+    if len(out) < min_runs:
+        raise DataError(
+            f"runs table{where} has {len(out)} run(s); at least {min_runs} are needed "
+            "(more runs than the law's free parameters)"
+        )
+
+    key_cols = [K.N, K.D] + ([K.GROUP] if K.GROUP in out.columns else [])
+    dup = np.flatnonzero(out.duplicated(subset=key_cols, keep=False).to_numpy())
+    if dup.size:
+        warnings.warn(
+            f"duplicated runs (same N and D) at {rows.name(dup)}; each is kept as a separate "
+            "observation (repeated seeds), drop them first if they are copies",
+            DataWarning,
+            stacklevel=2,
+        )
+    out.attrs.update(attrs)
+    return out
+
+
+def drop_top_loss(runs: pd.DataFrame, k: int, target: str = K.LOSS) -> pd.DataFrame:
+    """Return ``runs`` without its ``k`` highest-loss rows (the replication's outlier rule).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"N": [1, 2, 3], "D": [1, 2, 3], "C": [6, 24, 54], "loss": [3., 5., 4.]})
+    >>> drop_top_loss(runs, 1)["loss"].tolist()
+    [3.0, 4.0]
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise DataError(f"exclude_top_loss must be a non-negative integer, got {k!r}")
+    if k >= len(runs):
+        raise DataError(f"cannot exclude {k} highest-loss runs from a table of {len(runs)}")
+    if k == 0:
+        return runs
+    keep = runs.drop(index=runs[target].nlargest(k).index).reset_index(drop=True)
+    keep.attrs.update(runs.attrs)
+    return keep

@@ -1,0 +1,287 @@
+"""The result of fitting a law: posterior, runs, settings and diagnostics, saved in open formats.
+
+A :class:`Fit` is created by :meth:`bayescale.laws.Law.fit` and never changes afterwards. Its
+``idata`` is an :class:`arviz.InferenceData` with the groups ``posterior`` (dims ``chain``,
+``draw``), ``sample_stats``, ``observed_data`` and ``constant_data`` (dim ``run``) and
+``log_likelihood`` (dims ``chain``, ``draw``, ``run``), ready for ``arviz.loo`` / ``arviz.compare``.
+
+On disk a fit is a directory: ``posterior.nc`` (NetCDF), ``fit.json`` (law, priors, settings,
+versions, data hash, diagnostics), ``summary.csv`` and ``runs.csv``. No pickle.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import constants as K
+from .data import runs_sha256
+from .diagnostics import diagnose, warn_if_untrustworthy
+from .exceptions import ConfigError, FitFileError
+from .io import dumps, versions, write_result_dir
+from .laws.base import Law, law_from_dict
+
+__all__ = ["Fit", "load_fit", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "bayescale-fit"
+FORMAT_VERSION = 1
+FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
+
+
+def _check_interval(interval: float) -> float:
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1:
+        raise ConfigError(f"interval must be a number in (0, 1), got {interval!r}")
+    return float(interval)
+
+
+def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.DataArray:
+    """Log-likelihood of every run under every posterior draw, dims (chain, draw, run)."""
+    logx = {x: xr.DataArray(np.log(runs[x].to_numpy(float)), dims=K.RUN) for x in law.inputs}
+    y = xr.DataArray(np.log(runs[law.target].to_numpy(float)), dims=K.RUN)
+    params = {name: posterior[name] for name in law.sampled_params}
+    p = law.numpy_params(params)
+    mu = law.log_mean(p, logx, np)
+    return law.likelihood.logpdf(y, mu, p).transpose(K.CHAIN, K.DRAW, K.RUN)
+
+
+class Fit:
+    """A fitted law. Build it with :meth:`bayescale.laws.Law.fit`, or :func:`load_fit`.
+
+    Attributes
+    ----------
+    law : Law
+        The law and its priors.
+    runs : pandas.DataFrame
+        The runs the posterior is conditioned on (after any exclusion).
+    idata : arviz.InferenceData
+        Posterior and everything ArviZ needs.
+    settings : dict
+        Sampler settings, the seed actually used, timings.
+    diagnostics : dict
+        See :func:`bayescale.diagnostics.diagnose`.
+    data_info : dict
+        Source file, its SHA-256, hash of the runs used, excluded runs.
+    """
+
+    def __init__(
+        self,
+        law: Law,
+        runs: pd.DataFrame,
+        idata: Any,
+        settings: Mapping[str, Any],
+        diagnostics: Mapping[str, Any],
+        data_info: Mapping[str, Any],
+    ) -> None:
+        self.law = law
+        self.runs = runs
+        self.idata = idata
+        self.settings = dict(settings)
+        self.diagnostics = dict(diagnostics)
+        self.data_info = dict(data_info)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_samples(
+        cls,
+        law: Law,
+        runs: pd.DataFrame,
+        posterior: xr.Dataset,
+        sample_stats: xr.Dataset,
+        *,
+        settings: Mapping[str, Any],
+        excluded: pd.DataFrame,
+        whitening: Mapping[str, Any] | None = None,
+    ) -> Fit:
+        """Assemble the InferenceData of a finished sampler run and check its diagnostics."""
+        import arviz as az
+
+        posterior = xr.Dataset(
+            {name: (("chain", "draw"), posterior[name].to_numpy()) for name in law.sampled_params},
+            coords={K.CHAIN: np.arange(posterior.sizes[K.CHAIN]), K.DRAW: np.arange(posterior.sizes[K.DRAW])},
+        )
+        for name, value in law.derived(posterior).items():
+            posterior[name] = value
+        run = np.arange(len(runs))
+        constant = {c: (K.RUN, runs[c].to_numpy(float)) for c in (K.N, K.D, K.C)}
+        if K.GROUP in runs.columns:
+            constant[K.GROUP] = (K.RUN, runs[K.GROUP].astype(str).to_numpy())
+        obs_name = f"log_{law.target}"
+        observed = xr.Dataset(
+            {obs_name: (K.RUN, np.log(runs[law.target].to_numpy(float)))}, coords={K.RUN: run}
+        )
+        loglik = pointwise_loglik(law, posterior, runs).assign_coords({K.RUN: run})
+        stats = sample_stats.drop_vars(
+            [v for v in sample_stats.data_vars if sample_stats[v].dims[2:]], errors="ignore"
+        )
+        idata = az.InferenceData(
+            posterior=posterior,
+            sample_stats=stats,
+            observed_data=observed,
+            constant_data=xr.Dataset(constant, coords={K.RUN: run}),
+            log_likelihood=xr.Dataset({obs_name: loglik}),
+        )
+        idata.posterior.attrs.update({"law": law.name, "bayescale_version": versions()["bayescale"]})
+        diagnostics = diagnose(idata, law.sampled_params)
+        warn_if_untrustworthy(diagnostics, stacklevel=5)
+        info = {
+            "source": runs.attrs.get("source", "<DataFrame>"),
+            "sha256": runs.attrs.get("sha256"),
+            "runs_sha256": runs_sha256(runs),
+            "n_runs": int(len(runs)),
+            "excluded": excluded[[K.N, K.D, K.C, law.target]].to_dict(orient="records"),
+        }
+        if whitening is not None:
+            settings = {**settings, "whitening": dict(whitening)}
+        return cls(law, runs, idata, settings, diagnostics, info)
+
+    # -------------------------------------------------------------- accessors
+    @property
+    def posterior(self) -> xr.Dataset:
+        """Posterior draws of the named and derived parameters, dims (chain, draw)."""
+        return self.idata.posterior
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """Names in the posterior: sampled parameters, then derived ones."""
+        return tuple(self.posterior.data_vars)
+
+    def summary(self, interval: float = K.DEFAULT_INTERVAL) -> pd.DataFrame:
+        """Posterior summary: mean, sd, median, central interval, R-hat and ESS.
+
+        Parameters
+        ----------
+        interval
+            Mass of the central interval (default 0.9): columns ``lower`` and ``upper``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter (the law's, the noise model's, then derived ones).
+        """
+        import arviz as az
+
+        interval = _check_interval(interval)
+        post = self.posterior
+        q = (1 - interval) / 2
+        rhat = az.rhat(post) if post.sizes[K.CHAIN] > 1 else None
+        ess_b, ess_t = az.ess(post, method="bulk"), az.ess(post, method="tail")
+        rows = []
+        for name in self.params:
+            x = post[name].to_numpy().ravel()
+            rows.append(
+                {
+                    "param": name,
+                    "mean": x.mean(),
+                    "sd": x.std(ddof=1),
+                    "median": np.median(x),
+                    "lower": np.quantile(x, q),
+                    "upper": np.quantile(x, 1 - q),
+                    "r_hat": float(rhat[name]) if rhat is not None else np.nan,
+                    "ess_bulk": float(ess_b[name]),
+                    "ess_tail": float(ess_t[name]),
+                }
+            )
+        table = pd.DataFrame(rows).set_index("param")
+        table.attrs["interval"] = interval
+        return table
+
+    def __repr__(self) -> str:
+        d = self.diagnostics
+        flag = "ok" if d.get("ok") else f"{len(d.get('problems', []))} problem(s)"
+        return (
+            f"<Fit {self.law!r} on {len(self.runs)} runs: {self.settings.get('chains')} chains x "
+            f"{self.settings.get('draws')} draws, seed {self.settings.get('seed')}; "
+            f"max R-hat {d.get('max_rhat', float('nan')):.3f}, min ESS {d.get('min_ess_bulk', 0):.0f}, "
+            f"{d.get('divergences', 0)} divergences: {flag}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        table = self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+        problems = "".join(f"<li>{escape(p)}</li>" for p in self.diagnostics.get("problems", []))
+        warn = f"<p><b>Diagnostics:</b></p><ul>{problems}</ul>" if problems else ""
+        return f"<p>{escape(repr(self))}</p>{warn}{table}"
+
+    # ------------------------------------------------------------------- I/O
+    def metadata(self) -> dict[str, Any]:
+        """The content of ``fit.json``."""
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions(),
+            "law": self.law.to_dict(),
+            "settings": self.settings,
+            "data": self.data_info,
+            "diagnostics": self.diagnostics,
+        }
+
+    def save(self, path: str | os.PathLike, *, extra: Mapping[str, Any] | None = None) -> Path:
+        """Write the fit to directory ``path`` atomically (created if missing).
+
+        ``extra`` entries are added to ``fit.json`` (the CLI records its command line there).
+        """
+        meta = {**self.metadata(), **(extra or {})}
+
+        def write_nc(p: Path) -> None:
+            self.idata.to_netcdf(str(p), engine="h5netcdf")
+
+        writers = {
+            "posterior.nc": write_nc,
+            "fit.json": lambda p: p.write_text(dumps(meta), encoding="utf-8"),
+            "summary.csv": lambda p: self.summary().to_csv(p),
+            "runs.csv": lambda p: self.runs.to_csv(p, index=False, float_format="%.17g"),
+        }
+        return write_result_dir(path, writers)
+
+
+def load_fit(path: str | os.PathLike) -> Fit:
+    """Load a fit saved by :meth:`Fit.save` (or ``bayescale fit``).
+
+    Raises
+    ------
+    FitFileError
+        If the directory or one of its files is missing, or was not written by bayescale.
+    """
+    import arviz as az
+
+    path = Path(path)
+    if not path.is_dir():
+        raise FitFileError(f"no fit directory at {path}")
+    missing = [f for f in FILES if not (path / f).is_file()]
+    if missing:
+        raise FitFileError(f"{path} is not a complete bayescale fit: missing {', '.join(missing)}")
+    try:
+        meta = json.loads((path / "fit.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FitFileError(f"{path / 'fit.json'} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise FitFileError(f"{path / 'fit.json'} was not written by bayescale (format != {FORMAT!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise FitFileError(
+            f"{path} was written by a newer bayescale (format {meta['format_version']}); upgrade"
+        )
+    law = law_from_dict(meta["law"])
+    try:
+        idata = az.from_netcdf(str(path / "posterior.nc"), engine="h5netcdf")
+        for group in idata.groups():
+            getattr(idata, group).load()
+    except Exception as exc:  # h5py / xarray raise many types for a damaged file
+        raise FitFileError(f"cannot read {path / 'posterior.nc'}: {exc}") from None
+    if idata.posterior.attrs.get("law") != law.name:
+        raise FitFileError(f"{path}: posterior.nc was made by another law than fit.json says")
+    runs = pd.read_csv(path / "runs.csv")
+    if K.GROUP in runs.columns:
+        runs[K.GROUP] = runs[K.GROUP].astype(str)
+    data = meta.get("data", {})
+    runs.attrs.update({k: data[k] for k in ("source", "sha256") if data.get(k)})
+    return Fit(law, runs, idata, meta.get("settings", {}), meta.get("diagnostics", {}), data)

@@ -1,0 +1,244 @@
+"""The :class:`Law` base class: a small, immutable description of a scaling law.
+
+A law knows its formula, its parameter names, its default priors and how to evaluate itself on
+arrays of parameter draws. It holds no data and no samples: :meth:`Law.fit` returns a
+:class:`~bayescale.fit.Fit`, which does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from .. import constants as K
+from ..exceptions import ConfigError
+from ..likelihood import Likelihood
+from ..priors import Prior, merge_priors, priors_from_dict, priors_to_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..fit import Fit
+
+__all__ = ["Law", "register_law", "law_from_dict", "LAWS"]
+
+LAWS: dict[str, type[Law]] = {}
+
+
+def register_law(cls: type[Law]) -> type[Law]:
+    """Class decorator: make a law known by its ``name`` (for the CLI and for loading fits)."""
+    LAWS[cls.name] = cls
+    return cls
+
+
+class Law:
+    """Base class of scaling laws.
+
+    Subclasses set the class attributes and implement :meth:`log_mean` and
+    :meth:`default_law_priors`.
+
+    Parameters
+    ----------
+    priors
+        Priors to use instead of the defaults, by parameter name (``defaults | priors``).
+    likelihood
+        ``"studentt"`` (default) or ``"normal"``, or a :class:`~bayescale.likelihood.Likelihood`.
+    nu
+        Student-t degrees of freedom (``None``: sampled).
+    """
+
+    #: Short name used by the CLI and in saved fits.
+    name: ClassVar[str]
+    #: Human-readable formula.
+    formula: ClassVar[str]
+    #: Parameters of the law itself (noise parameters come from the likelihood).
+    params: ClassVar[tuple[str, ...]]
+    #: Input columns the law reads from the runs table.
+    inputs: ClassVar[tuple[str, ...]]
+    #: Amplitude parameters sampled as a log-amplitude centred at the data:
+    #: ``{"A": ("alpha", "N")}`` means the term ``A / N**alpha``.
+    amplitudes: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: Name of the measured column.
+    target: ClassVar[str] = K.LOSS
+    #: Reference for the law.
+    reference: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        priors: Mapping[str, Any] | None = None,
+        likelihood: str | Likelihood = "studentt",
+        nu: float | None = 4.0,
+    ) -> None:
+        if isinstance(likelihood, Likelihood):
+            self.likelihood = likelihood
+        else:
+            self.likelihood = Likelihood(kind=likelihood, nu=nu if likelihood == "studentt" else None)
+        defaults = {**self.default_law_priors(), **self.likelihood.default_priors()}
+        self.priors: dict[str, Prior] = merge_priors(defaults, priors)
+
+    # ----------------------------------------------------------------- description
+    @classmethod
+    def default_law_priors(cls) -> dict[str, Prior]:
+        """Documented default priors of the law's own parameters."""
+        raise NotImplementedError
+
+    @property
+    def sampled_params(self) -> tuple[str, ...]:
+        """Every parameter the sampler draws: the law's, then the noise model's."""
+        return (*self.params, *self.likelihood.noise_params)
+
+    @property
+    def n_free(self) -> int:
+        """Number of free parameters (fewer runs than this cannot be fitted)."""
+        return len(self.sampled_params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description (name, priors, likelihood), enough to rebuild the law."""
+        return {
+            "name": self.name,
+            "priors": priors_to_dict(self.priors),
+            "likelihood": self.likelihood.to_dict(),
+        }
+
+    def cache_key(self) -> str:
+        """Two laws with the same key compile to the same sampler."""
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Law) and self.cache_key() == other.cache_key()
+
+    def __hash__(self) -> int:
+        return hash(self.cache_key())
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.priors.items() if k not in self._defaults() or v != self._defaults()[k]}
+        lik = self.likelihood
+        lik_s = "normal" if lik.kind == "normal" else f"studentt(nu={lik.nu})"
+        extra = f", priors={changed}" if changed else ""
+        return f"{type(self).__name__}(likelihood={lik_s}{extra})"
+
+    def _defaults(self) -> dict[str, Prior]:
+        return {**self.default_law_priors(), **self.likelihood.default_priors()}
+
+    # ------------------------------------------------------------------- maths
+    def log_mean(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
+        """Log of the law's prediction.
+
+        Parameters
+        ----------
+        p
+            Parameter values; amplitude parameters are given as ``log_<name>``.
+        logx
+            Natural logs of the inputs, by input name.
+        xp
+            ``numpy`` or ``pytensor.tensor`` (the formula is written once for both).
+        """
+        raise NotImplementedError
+
+    def predict(self, params: Mapping[str, Any], **inputs: Any) -> Any:
+        """Evaluate the law (NumPy / xarray broadcasting) for parameter values or draws.
+
+        Examples
+        --------
+        >>> from bayescale import ChinchillaLaw
+        >>> hoffmann = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+        >>> round(float(ChinchillaLaw().predict(hoffmann, N=70e9, D=1.4e12)), 3)
+        1.937
+        """
+        missing = [x for x in self.inputs if x not in inputs]
+        if missing:
+            raise ConfigError(f"{self.name} needs input(s) {missing}")
+        p = self.numpy_params(params)
+        logx = {x: np.log(inputs[x]) for x in self.inputs}
+        return np.exp(self.log_mean(p, logx, np))
+
+    def numpy_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Named parameter values -> the form :meth:`log_mean` takes (log amplitudes)."""
+        missing = [name for name in self.params if name not in params]
+        if missing:
+            raise ConfigError(f"missing parameter(s) {missing} for {self.name}")
+        p = {}
+        for name in self.sampled_params:
+            if name in params:
+                value = params[name]
+                p[name] = value
+                if name in self.amplitudes:
+                    p["log_" + name] = np.log(value)
+        return p
+
+    def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
+        """Derived quantities added to the posterior (e.g. allocation exponents)."""
+        return {}
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        runs: pd.DataFrame,
+        *,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        seed: int | None = None,
+        sampler: str = "nutpie",
+        exclude_top_loss: int = 0,
+        target_accept: float = 0.9,
+        progress: bool = False,
+        cores: int | None = None,
+    ) -> Fit:
+        """Sample the posterior of this law given ``runs``.
+
+        Parameters
+        ----------
+        runs
+            A runs table (see :func:`bayescale.load_runs`); a DataFrame is validated first.
+        draws, tune, chains
+            Posterior draws and tuning steps per chain, number of chains.
+        seed
+            Seed of every random choice; ``None`` draws one (recorded in the fit).
+        sampler
+            ``"nutpie"`` (default, compiled once per law and reused) or ``"pymc"``.
+        exclude_top_loss
+            Drop this many highest-loss runs first (the replication dropped 5).
+        target_accept
+            NUTS target acceptance rate.
+        progress
+            Show a progress bar while sampling.
+        cores
+            Chains run in parallel on this many cores (default: all).
+
+        Returns
+        -------
+        Fit
+            Posterior, diagnostics and the runs; diagnostics are checked and a
+            :class:`~bayescale.exceptions.ConvergenceWarning` names any problem.
+        """
+        from ..sampling import fit_law
+
+        return fit_law(
+            self,
+            runs,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            sampler=sampler,
+            exclude_top_loss=exclude_top_loss,
+            target_accept=target_accept,
+            progress=progress,
+            cores=cores,
+        )
+
+
+def law_from_dict(data: Mapping[str, Any]) -> Law:
+    """Rebuild a law from :meth:`Law.to_dict` output."""
+    name = data.get("name")
+    if name not in LAWS:
+        raise ConfigError(f"unknown law {name!r}; known: {', '.join(sorted(LAWS))}")
+    lik = data.get("likelihood", {})
+    return LAWS[name](
+        priors=priors_from_dict(data.get("priors", {})),
+        likelihood=Likelihood(kind=lik.get("kind", "studentt"), nu=lik.get("nu", 4.0)),
+    )

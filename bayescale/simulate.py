@@ -1,0 +1,74 @@
+"""Simulated runs from known parameters, for recovery and calibration checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .laws.base import Law
+
+__all__ = ["isoflop_design", "simulate_runs"]
+
+
+def isoflop_design(
+    budgets: Sequence[float],
+    runs_per_budget: int = 8,
+    n_range: tuple[float, float] = (1e7, 2e10),
+    tokens_per_param: tuple[float, float] = (1.0, 400.0),
+    flops_per_param_token: float = K.FLOPS_PER_PARAM_TOKEN,
+) -> pd.DataFrame:
+    """IsoFLOP sweep: for each budget C, model sizes spaced evenly in log N, D = C / (k N).
+
+    Model sizes are limited to ``n_range`` and to ``tokens_per_param`` (D/N) so every run is a
+    plausible training run.
+
+    Examples
+    --------
+    >>> design = isoflop_design([1e18, 1e19], runs_per_budget=4)
+    >>> sorted(design.columns)
+    ['C', 'D', 'N']
+    """
+    rows = []
+    k = flops_per_param_token
+    for c in budgets:
+        # D/N = c / (k N^2): bounds on D/N become bounds on N.
+        lo = max(n_range[0], np.sqrt(c / (k * tokens_per_param[1])))
+        hi = min(n_range[1], np.sqrt(c / (k * tokens_per_param[0])))
+        if lo >= hi:
+            continue
+        for n in np.geomspace(lo, hi, runs_per_budget):
+            rows.append({K.N: n, K.D: c / (k * n), K.C: c})
+    return pd.DataFrame(rows)
+
+
+def simulate_runs(
+    law: Law,
+    params: Mapping[str, float],
+    design: pd.DataFrame,
+    *,
+    seed: int,
+) -> pd.DataFrame:
+    """Draw the measured loss of each design row from ``law`` and its likelihood.
+
+    ``params`` holds the law's parameters and the noise parameters (``sigma``, and ``nu`` when the
+    likelihood samples it).
+
+    Examples
+    --------
+    >>> from bayescale import ChinchillaLaw
+    >>> law = ChinchillaLaw()
+    >>> p = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, sigma=0.01)
+    >>> runs = simulate_runs(law, p, isoflop_design([1e18], 3), seed=0)
+    >>> runs[law.target].round(2).tolist()
+    [3.29, 3.02, 3.12]
+    """
+    rng = np.random.default_rng(seed)
+    inputs = {x: design[x].to_numpy(float) for x in law.inputs}
+    mu = np.log(law.predict(params, **inputs))
+    y = law.likelihood.sample(rng, mu, law.numpy_params(params))
+    out = design.copy().reset_index(drop=True)
+    out[law.target] = np.exp(y)
+    return out
