@@ -49,7 +49,7 @@ def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.
     params = {name: posterior[name] for name in law.sampled_params}
     p = law.numpy_params(params)
     mu = law.log_mean(p, logx, np)
-    return law.likelihood.logpdf(y, mu, p).transpose(K.CHAIN, K.DRAW, K.RUN)
+    return law.likelihood.logpdf(y, mu, p).transpose(..., K.RUN)
 
 
 class Fit:

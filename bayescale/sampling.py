@@ -31,7 +31,7 @@ from .exceptions import ConfigError, DataError
 from .laws.base import Law
 from .priors import prior_logp, unconstrained_prior
 
-__all__ = ["fit_law", "build_model", "SAMPLERS", "clear_compiled_cache"]
+__all__ = ["fit_law", "build_model", "build_naive_model", "SAMPLERS", "clear_compiled_cache"]
 
 SAMPLERS = ("nutpie", "pymc")
 PILOT_TUNE = 250
@@ -101,6 +101,26 @@ def build_model(law: Law):
         for name in names:
             pm.Deterministic(name, values[name])
 
+        mu = law.log_mean(values, logx, pt)
+        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
+    return model
+
+
+def build_naive_model(law: Law, runs: pd.DataFrame):
+    """The textbook PyMC model of ``law``: every named parameter a random variable with its
+    prior, raw (uncentred) inputs. Same posterior as :func:`build_model`, much harder geometry;
+    kept as the reference that benchmarks and correctness tests compare against."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    with pm.Model() as model:
+        values: dict[str, Any] = {}
+        for name in law.sampled_params:
+            values[name] = law.priors[name].create_variable(name)
+            if name in law.amplitudes:
+                values["log_" + name] = pt.log(values[name])
+        logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
+        y = np.log(runs[law.target].to_numpy(float))
         mu = law.log_mean(values, logx, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
     return model

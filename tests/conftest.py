@@ -15,7 +15,7 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 import bayescale as bs  # noqa: E402
 from bayescale.simulate import isoflop_design, simulate_runs  # noqa: E402
 
-SMALL = dict(draws=300, tune=300, chains=4)  # fast but still meets the diagnostics thresholds
+SMALL = dict(draws=500, tune=500, chains=4)  # fast but still meets the diagnostics thresholds
 
 HOFFMANN = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 BESIROGLU = dict(E=1.817, A=482.01, B=2085.43, alpha=0.348, beta=0.366)

@@ -1,0 +1,32 @@
+"""Parameter recovery: runs simulated from known parameters are fitted with the default law and
+settings; each parameter's 95% posterior interval must contain the truth (seeded, deterministic).
+Calibration proper (SBC) lives in its own test."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import BESIROGLU, HOFFMANN
+
+from bayescale.simulate import isoflop_design, simulate_runs
+
+SETS = {
+    "hoffmann2022": HOFFMANN,
+    "besiroglu2024": BESIROGLU,
+    "steep_model_term": dict(E=2.3, A=1500.0, B=800.0, alpha=0.42, beta=0.30),
+}
+BUDGETS = [1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_truth_inside_95_interval(law, name):
+    truth = SETS[name]
+    runs = simulate_runs(law, {**truth, "sigma": 0.01}, isoflop_design(BUDGETS, 10), seed=7)
+    fit = law.fit(runs, seed=3)
+    assert fit.diagnostics["ok"], fit.diagnostics["problems"]
+    s = fit.summary(interval=0.95)
+    for param, value in truth.items():
+        assert s.loc[param, "lower"] <= value <= s.loc[param, "upper"], (param, s.loc[param])
+    a_true = truth["beta"] / (truth["alpha"] + truth["beta"])
+    assert s.loc["a", "lower"] <= a_true <= s.loc["a", "upper"]
+    # The intervals are informative, not just wide: the exponents are pinned to +-0.1.
+    assert (s.loc[["alpha", "beta"], "upper"] - s.loc[["alpha", "beta"], "lower"]).max() < 0.2
