@@ -75,7 +75,8 @@ Seed = Annotated[
     int | None, typer.Option(min=0, help="Random seed (default: drawn and recorded in fit.json).")
 ]
 Progress = Annotated[
-    bool | None, typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal).")
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
 ]
 
 
@@ -147,7 +148,9 @@ def demo(
             progress=_progress(progress),
             extra={"command": sys.argv},
         )
-    typer.echo("Chinchilla's law on the digitized Chinchilla runs (posterior medians, 95% intervals)")
+    typer.echo(
+        "Chinchilla's law on the digitized Chinchilla runs (posterior medians, 95% intervals)"
+    )
     typer.echo(to_markdown(table))
     for label, f in (("240 runs", fit_240), ("245 runs", fit_245)):
         d = f.diagnostics

@@ -84,7 +84,11 @@ class _Rows:
         else:
             shown = [repr(self.labels[int(p)]) for p in positions[:_MAX_ROWS_NAMED]]
             what = "row" if len(positions) == 1 else "rows"
-        more = f" and {len(positions) - _MAX_ROWS_NAMED} more" if len(positions) > _MAX_ROWS_NAMED else ""
+        more = (
+            f" and {len(positions) - _MAX_ROWS_NAMED} more"
+            if len(positions) > _MAX_ROWS_NAMED
+            else ""
+        )
         return f"{what} {', '.join(shown)}{more}"
 
 
@@ -94,18 +98,14 @@ def _numeric(frame: pd.DataFrame, col: str, rows: _Rows) -> np.ndarray:
     bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
     if bad.size:
         example = raw.iloc[bad[0]]
-        raise DataError(
-            f"column '{col}' has non-numeric value {example!r} at {rows.name(bad)}"
-        )
+        raise DataError(f"column '{col}' has non-numeric value {example!r} at {rows.name(bad)}")
     arr = values.to_numpy(dtype=float)
     missing = np.flatnonzero(np.isnan(arr))
     if missing.size:
         raise DataError(f"column '{col}' has missing values (NaN) at {rows.name(missing)}")
     inf = np.flatnonzero(~np.isfinite(arr))
     if inf.size:
-        raise DataError(
-            f"column '{col}' has non-finite value {arr[inf[0]]} at {rows.name(inf)}"
-        )
+        raise DataError(f"column '{col}' has non-finite value {arr[inf[0]]} at {rows.name(inf)}")
     nonpos = np.flatnonzero(arr <= 0)
     if nonpos.size:
         raise DataError(
@@ -183,7 +183,9 @@ def load_runs(
     if columns:
         unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
         if unknown:
-            raise DataError(f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group")
+            raise DataError(
+                f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group"
+            )
         missing_src = [v for v in columns.values() if v not in frame.columns]
         if missing_src:
             raise DataError(
@@ -266,7 +268,7 @@ def drop_top_loss(runs: pd.DataFrame, k: int, target: str = K.LOSS) -> pd.DataFr
     Examples
     --------
     >>> import pandas as pd
-    >>> runs = pd.DataFrame({"N": [1, 2, 3], "D": [1, 2, 3], "C": [6, 24, 54], "loss": [3., 5., 4.]})
+    >>> runs = pd.DataFrame({"N": [1, 2, 3], "D": [1, 2, 3], "loss": [3.0, 5.0, 4.0]})
     >>> drop_top_loss(runs, 1)["loss"].tolist()
     [3.0, 4.0]
     """

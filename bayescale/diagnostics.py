@@ -24,8 +24,10 @@ BFMI_MIN = 0.3
 
 
 def _worst(ds, fn) -> tuple[float, str]:
-    values = {name: float(np.nanmin(ds[name].values)) if fn is min else float(np.nanmax(ds[name].values))
-              for name in ds.data_vars}
+    values = {
+        name: float(np.nanmin(ds[name].values)) if fn is min else float(np.nanmax(ds[name].values))
+        for name in ds.data_vars
+    }
     finite = {k: v for k, v in values.items() if np.isfinite(v)}
     if not finite:
         return float("nan"), ""

@@ -105,7 +105,10 @@ class Fit:
 
         posterior = xr.Dataset(
             {name: (("chain", "draw"), posterior[name].to_numpy()) for name in law.sampled_params},
-            coords={K.CHAIN: np.arange(posterior.sizes[K.CHAIN]), K.DRAW: np.arange(posterior.sizes[K.DRAW])},
+            coords={
+                K.CHAIN: np.arange(posterior.sizes[K.CHAIN]),
+                K.DRAW: np.arange(posterior.sizes[K.DRAW]),
+            },
         )
         for name, value in law.derived(posterior).items():
             posterior[name] = value
@@ -128,7 +131,9 @@ class Fit:
             constant_data=xr.Dataset(constant, coords={K.RUN: run}),
             log_likelihood=xr.Dataset({obs_name: loglik}),
         )
-        idata.posterior.attrs.update({"law": law.name, "bayescale_version": versions()["bayescale"]})
+        idata.posterior.attrs.update(
+            {"law": law.name, "bayescale_version": versions()["bayescale"]}
+        )
         diagnostics = diagnose(idata, law.sampled_params)
         warn_if_untrustworthy(diagnostics, stacklevel=5)
         info = {
@@ -199,7 +204,8 @@ class Fit:
         return (
             f"<Fit {self.law!r} on {len(self.runs)} runs: {self.settings.get('chains')} chains x "
             f"{self.settings.get('draws')} draws, seed {self.settings.get('seed')}; "
-            f"max R-hat {d.get('max_rhat', float('nan')):.3f}, min ESS {d.get('min_ess_bulk', 0):.0f}, "
+            f"max R-hat {d.get('max_rhat', float('nan')):.3f}, "
+            f"min ESS {d.get('min_ess_bulk', 0):.0f}, "
             f"{d.get('divergences', 0)} divergences: {flag}>"
         )
 
@@ -217,7 +223,7 @@ class Fit:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "versions": versions(),
             "law": self.law.to_dict(),
             "settings": self.settings,
@@ -265,7 +271,9 @@ def load_fit(path: str | os.PathLike) -> Fit:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FitFileError(f"{path / 'fit.json'} is not valid JSON: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise FitFileError(f"{path / 'fit.json'} was not written by bayescale (format != {FORMAT!r})")
+        raise FitFileError(
+            f"{path / 'fit.json'} was not written by bayescale (format != {FORMAT!r})"
+        )
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise FitFileError(
             f"{path} was written by a newer bayescale (format {meta['format_version']}); upgrade"

@@ -45,9 +45,7 @@ def _as_prior(name: str, value: Any) -> Prior:
     return prior
 
 
-def merge_priors(
-    defaults: Mapping[str, Prior], user: Mapping[str, Any] | None
-) -> dict[str, Prior]:
+def merge_priors(defaults: Mapping[str, Prior], user: Mapping[str, Any] | None) -> dict[str, Prior]:
     """Return ``defaults`` with the user's priors merged over them.
 
     Raises

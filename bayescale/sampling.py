@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import constants as K
 from .data import drop_top_loss, load_runs
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
@@ -194,7 +193,9 @@ def _check_settings(draws, tune, chains, sampler, target_accept, cores) -> None:
         raise ConfigError(f"cores must be a positive integer, got {cores!r}")
 
 
-def _run(law, sampler, data, loc, chol, *, draws, tune, chains, cores, seed, target_accept, progress):
+def _run(
+    law, sampler, data, loc, chol, *, draws, tune, chains, cores, seed, target_accept, progress
+):
     """One sampler run; returns (posterior Dataset of w and named params, sample_stats)."""
     settings = dict(loc=loc, chol=chol, **data)
     with _quiet():
@@ -292,16 +293,34 @@ def fit_law(
     loc0 = _initial_loc(law, runs)
     t0 = time.perf_counter()
     pilot, _ = _run(
-        law, sampler, data, loc0, np.eye(k),
-        draws=PILOT_DRAWS, tune=PILOT_TUNE, chains=max(chains, 2), cores=cores,
-        seed=pilot_seed, target_accept=target_accept, progress=False,
+        law,
+        sampler,
+        data,
+        loc0,
+        np.eye(k),
+        draws=PILOT_DRAWS,
+        tune=PILOT_TUNE,
+        chains=max(chains, 2),
+        cores=cores,
+        seed=pilot_seed,
+        target_accept=target_accept,
+        progress=False,
     )
     loc, chol = _whitening(pilot["w"].to_numpy(), loc0)
     t1 = time.perf_counter()
     posterior, stats = _run(
-        law, sampler, data, loc, chol,
-        draws=draws, tune=tune, chains=chains, cores=cores,
-        seed=main_seed, target_accept=target_accept, progress=progress,
+        law,
+        sampler,
+        data,
+        loc,
+        chol,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores,
+        seed=main_seed,
+        target_accept=target_accept,
+        progress=progress,
     )
     timing["pilot_s"] = t1 - t0
     timing["sampling_s"] = time.perf_counter() - t1

@@ -19,9 +19,7 @@ import pandas as pd
 
 def main(source_dir: str, out: str = "data/chinchilla.csv") -> None:
     raw = pd.read_csv(Path(source_dir) / "svg_extracted_data.csv")
-    runs = pd.DataFrame(
-        {"N": raw["Model Size"], "C": raw["Training FLOP"], "loss": raw["loss"]}
-    )
+    runs = pd.DataFrame({"N": raw["Model Size"], "C": raw["Training FLOP"], "loss": raw["loss"]})
     runs.insert(1, "D", runs["C"] / (6.0 * runs["N"]))
     runs["group"] = "chinchilla_fig4"
     runs["replication_subset"] = ~runs.index.isin(runs["loss"].nlargest(5).index)

@@ -37,10 +37,13 @@ def test_fit_writes_directory(sim_runs, tmp_path, capsys, monkeypatch):
     out = tmp_path / "fit"
     code, stdout, _ = run(
         ["fit", csv, "--out", out, "--draws", 500, "--tune", 500, "--seed", 4, "--no-progress"],
-        capsys, monkeypatch,
+        capsys,
+        monkeypatch,
     )
     assert code == 0
-    assert {"posterior.nc", "summary.csv", "fit.json", "runs.csv"} <= {p.name for p in out.iterdir()}
+    assert {"posterior.nc", "summary.csv", "fit.json", "runs.csv"} <= {
+        p.name for p in out.iterdir()
+    }
     meta = json.loads((out / "fit.json").read_text())
     assert meta["settings"]["seed"] == 4
     assert meta["data"]["sha256"] and meta["data"]["source"] == str(csv)
@@ -98,7 +101,10 @@ def test_bad_input_leaves_existing_directory_as_it_was(tmp_path, capsys, monkeyp
     [
         (["fit", "data/chinchilla.csv", "--out", "x", "--draws", "abc"], "--draws"),
         (["fit", "data/chinchilla.csv", "--out", "x", "--sampler", "stan"], "--sampler"),
-        (["fit", "data/chinchilla.csv", "--out", "x", "--exclude-top-loss", "-1"], "--exclude-top-loss"),
+        (
+            ["fit", "data/chinchilla.csv", "--out", "x", "--exclude-top-loss", "-1"],
+            "--exclude-top-loss",
+        ),
         (["fit", "nope.csv", "--out", "x"], "not found"),
         (["fit"], "Missing argument"),
     ],
@@ -114,8 +120,12 @@ def test_console_script_bad_input(tmp_path):
     csv = tmp_path / "runs.csv"
     csv.write_text("N,D,loss\n1e8,2e9,3.0\n2e8,abc,2.9\n")
     exe = [sys.executable, "-c", "from bayescale.cli import main; main()"]
-    proc = subprocess.run([*exe, "fit", str(csv), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*exe, "fit", str(csv), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "bayescale: error: column 'D' has non-numeric value 'abc' at CSV line 3"

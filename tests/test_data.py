@@ -68,7 +68,9 @@ def test_non_numeric_names_column_and_csv_line(tmp_path, col):
     df.loc[2, col] = "oops"
     p = tmp_path / "r.csv"
     df.to_csv(p, index=False)
-    with pytest.raises(bs.DataError, match=f"column '{col}' has non-numeric value 'oops' at CSV line 4"):
+    with pytest.raises(
+        bs.DataError, match=f"column '{col}' has non-numeric value 'oops' at CSV line 4"
+    ):
         bs.load_runs(p)
 
 

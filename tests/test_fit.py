@@ -51,7 +51,16 @@ def test_arviz_loo_runs(small_fit):
 
 def test_summary_columns_and_derived_a(small_fit):
     s = small_fit.summary()
-    assert list(s.columns) == ["mean", "sd", "median", "lower", "upper", "r_hat", "ess_bulk", "ess_tail"]
+    assert list(s.columns) == [
+        "mean",
+        "sd",
+        "median",
+        "lower",
+        "upper",
+        "r_hat",
+        "ess_bulk",
+        "ess_tail",
+    ]
     assert {"E", "A", "B", "alpha", "beta", "a"} <= set(s.index)
     a = small_fit.posterior["beta"] / (small_fit.posterior["alpha"] + small_fit.posterior["beta"])
     assert s.loc["a", "median"] == pytest.approx(float(a.median()))
@@ -78,7 +87,12 @@ def test_seed_is_drawn_and_recorded_when_missing(law, sim_runs):
 
 def test_save_load_round_trip(small_fit, tmp_path):
     out = small_fit.save(tmp_path / "fit")
-    assert sorted(p.name for p in out.iterdir()) == ["fit.json", "posterior.nc", "runs.csv", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fit.json",
+        "posterior.nc",
+        "runs.csv",
+        "summary.csv",
+    ]
     meta = json.loads((out / "fit.json").read_text())
     assert meta["settings"]["seed"] == 5
     assert meta["law"]["priors"]["alpha"]["dist"] == "TruncatedNormal"
@@ -87,7 +101,9 @@ def test_save_load_round_trip(small_fit, tmp_path):
     loaded = bs.load_fit(out)
     assert loaded.law == small_fit.law
     pd.testing.assert_frame_equal(loaded.summary(), small_fit.summary())
-    pd.testing.assert_frame_equal(loaded.runs[["N", "D", "C", "loss"]], small_fit.runs[["N", "D", "C", "loss"]])
+    pd.testing.assert_frame_equal(
+        loaded.runs[["N", "D", "C", "loss"]], small_fit.runs[["N", "D", "C", "loss"]]
+    )
     # Saving over an existing directory replaces the files.
     small_fit.save(out)
     assert bs.load_fit(out).settings["seed"] == 5

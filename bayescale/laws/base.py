@@ -75,7 +75,9 @@ class Law:
         if isinstance(likelihood, Likelihood):
             self.likelihood = likelihood
         else:
-            self.likelihood = Likelihood(kind=likelihood, nu=nu if likelihood == "studentt" else None)
+            self.likelihood = Likelihood(
+                kind=likelihood, nu=nu if likelihood == "studentt" else None
+            )
         defaults = {**self.default_law_priors(), **self.likelihood.default_priors()}
         self.priors: dict[str, Prior] = merge_priors(defaults, priors)
 
@@ -114,7 +116,11 @@ class Law:
         return hash(self.cache_key())
 
     def __repr__(self) -> str:
-        changed = {k: v for k, v in self.priors.items() if k not in self._defaults() or v != self._defaults()[k]}
+        changed = {
+            k: v
+            for k, v in self.priors.items()
+            if k not in self._defaults() or v != self._defaults()[k]
+        }
         lik = self.likelihood
         lik_s = "normal" if lik.kind == "normal" else f"studentt(nu={lik.nu})"
         extra = f", priors={changed}" if changed else ""

@@ -36,7 +36,8 @@ class ChinchillaLaw(Law):
 
     Examples
     --------
-    >>> law = ChinchillaLaw(priors={"alpha": Prior("TruncatedNormal", mu=0.34, sigma=0.05, lower=0)})
+    >>> alpha = Prior("TruncatedNormal", mu=0.34, sigma=0.05, lower=0)
+    >>> law = ChinchillaLaw(priors={"alpha": alpha})
     >>> law.priors["alpha"]
     Prior("TruncatedNormal", mu=0.34, sigma=0.05, lower=0)
     >>> law.sampled_params
