@@ -30,6 +30,16 @@ from .exceptions import (
 from .fit import Fit, load_fit
 from .laws import LAWS, ChinchillaLaw, Law
 from .likelihood import Likelihood
+from .predict import (
+    allocation_exponents,
+    compute_for_loss,
+    expected_gain,
+    loss_draws,
+    optimal_allocation,
+    predict_loss,
+    prob_loss_below,
+    suboptimality,
+)
 from .priors import Prior
 
 try:
@@ -53,6 +63,14 @@ __all__ = [
     "Law",
     "Likelihood",
     "Prior",
+    "allocation_exponents",
+    "compute_for_loss",
+    "expected_gain",
+    "loss_draws",
+    "optimal_allocation",
+    "predict_loss",
+    "prob_loss_below",
+    "suboptimality",
     "drop_top_loss",
     "load_fit",
     "load_runs",

@@ -161,6 +161,185 @@ def demo(
     typer.echo(f"wrote {out}/ (fit_240/, fit_245/, comparison.csv, comparison.md)")
 
 
+FitDir = Annotated[Path, typer.Argument(help="A fit directory written by `bayescale fit`.")]
+Interval = Annotated[float, typer.Option(help="Central interval mass, in (0, 1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+
+
+def _emit_json(doc: dict) -> None:
+    from .io import dumps
+
+    typer.echo(dumps(doc), nl=False)
+
+
+def _human(
+    frame, columns: dict[str, tuple[str, bool]], head: str, first: tuple[str, list[str]]
+) -> None:
+    """Print ``median [lower, upper]`` for each (label -> (quantity, counts?))."""
+    import pandas as pd
+
+    from .formatting import fmt_interval
+
+    shown = pd.DataFrame(
+        {
+            first[0]: first[1],
+            **{
+                label: [
+                    fmt_interval(r[f"{q}_median"], r[f"{q}_lower"], r[f"{q}_upper"], counts)
+                    for _, r in frame.iterrows()
+                ]
+                for label, (q, counts) in columns.items()
+            },
+        }
+    )
+    typer.echo(head)
+    typer.echo(shown.to_string(index=False))
+
+
+@app.command()
+def predict(
+    fit_dir: FitDir,
+    n: Annotated[list[float], typer.Option("--n", help="Model size N (repeatable).")],
+    d: Annotated[list[float], typer.Option("--d", help="Training tokens D (repeatable).")],
+    target: Annotated[
+        float | None, typer.Option(help="Target loss: adds P(new run ends below it).")
+    ] = None,
+    interval: Interval = 0.9,
+    as_json: AsJson = False,
+) -> None:
+    """Extrapolated loss of planned runs (N, D), with intervals."""
+    from .formatting import si
+    from .predict import predict_loss, quantity
+
+    with _library_calls():
+        from .fit import load_fit
+
+        fit = load_fit(fit_dir)
+        if len(n) != len(d):
+            from .exceptions import ConfigError
+
+            raise ConfigError(f"give as many --n as --d values, got {len(n)} and {len(d)}")
+        table = predict_loss(fit, n, d, interval=interval, target=target)
+    if as_json:
+        rows = [
+            {
+                "N": r["N"],
+                "D": r["D"],
+                "C": r["C"],
+                "loss": quantity(r, "loss"),
+                "loss_new_run": quantity(r, "loss_new_run"),
+                "prob_below_target": float(r["prob_below_target"]) if target is not None else None,
+                "extrapolation": {
+                    "compute_factor": r["compute_factor"],
+                    "N_factor": r["N_factor"],
+                    "D_factor": r["D_factor"],
+                },
+            }
+            for _, r in table.iterrows()
+        ]
+        _emit_json({"interval": interval, "rows": rows})
+        return
+    _human(
+        table,
+        {"loss (law)": ("loss", False), "loss (new run)": ("loss_new_run", False)},
+        f"Predicted loss, median [{interval:.0%} interval]",
+        (
+            "plan",
+            [
+                f"N={si(a)} D={si(b)} C={c:.3g}"
+                for a, b, c in zip(table.N, table.D, table.C, strict=True)
+            ],
+        ),
+    )
+    for _, r in table.iterrows():
+        extra = f"; P(loss < {target:g}) = {r['prob_below_target']:.3f}" if target else ""
+        typer.echo(
+            f"N={si(r['N'])}, D={si(r['D'])}: {r['compute_factor']:.3g}x the largest fitted "
+            f"run's compute{extra}"
+        )
+
+
+@app.command()
+def allocate(
+    fit_dir: FitDir,
+    compute: Annotated[
+        list[float], typer.Option("--compute", help="Budget in FLOPs (repeatable).")
+    ],
+    interval: Interval = 0.9,
+    as_json: AsJson = False,
+) -> None:
+    """Compute-optimal N*, D*, L* and tokens per parameter for each budget."""
+    from .predict import optimal_allocation, quantity
+
+    with _library_calls():
+        from .fit import load_fit
+
+        table = optimal_allocation(load_fit(fit_dir), compute, interval=interval)
+    if as_json:
+        rows = [
+            {
+                "compute": r["compute"],
+                **{q: quantity(r, q) for q in ("N_opt", "D_opt", "loss_opt", "tokens_per_param")},
+            }
+            for _, r in table.iterrows()
+        ]
+        _emit_json(
+            {"interval": interval, "rows": rows, "a": table.attrs["a"], "b": table.attrs["b"]}
+        )
+        return
+    _human(
+        table,
+        {
+            "N_opt": ("N_opt", True),
+            "D_opt": ("D_opt", True),
+            "loss_opt": ("loss_opt", False),
+            "tokens/param": ("tokens_per_param", False),
+        },
+        f"Compute-optimal allocation, median [{interval:.0%} interval]",
+        ("compute [FLOPs]", [f"{c:.3g}" for c in table["compute"]]),
+    )
+    a, b = table.attrs["a"], table.attrs["b"]
+    typer.echo(
+        f"N* ~ C^a, a = {a['median']:.3f} [{a['lower']:.3f}, {a['upper']:.3f}]; "
+        f"D* ~ C^b, b = {b['median']:.3f} [{b['lower']:.3f}, {b['upper']:.3f}]"
+    )
+
+
+@app.command("target")
+def target_cmd(
+    fit_dir: FitDir,
+    loss: Annotated[float, typer.Option("--loss", help="Target loss.")],
+    interval: Interval = 0.9,
+    as_json: AsJson = False,
+) -> None:
+    """Compute (and N*, D*) needed to reach a target loss, and P(unreachable)."""
+    from .predict import compute_for_loss, quantity
+
+    with _library_calls():
+        from .fit import load_fit
+
+        table = compute_for_loss(load_fit(fit_dir), loss, interval=interval)
+    r = table.iloc[0]
+    if as_json:
+        _emit_json(
+            {
+                "interval": interval,
+                "target": loss,
+                "prob_unreachable": float(r["prob_unreachable"]),
+                **{q: quantity(r, q) for q in ("compute", "N_opt", "D_opt")},
+            }
+        )
+        return
+    _human(
+        table,
+        {"compute [FLOPs]": ("compute", False), "N_opt": ("N_opt", True), "D_opt": ("D_opt", True)},
+        f"To reach loss {loss:g} compute-optimally, median [{interval:.0%} interval] "
+        "(inf: not reached at that probability)",
+        ("target", [f"{loss:g}"]),
+    )
+    typer.echo(f"P(target unreachable: E >= {loss:g}) = {r['prob_unreachable']:.3f}")
+
+
 def main() -> None:
     """Console entry point: usage errors become one line on stderr with exit code 2."""
     try:  # typer >= 0.2x vendors click; its exceptions derive from TyperException

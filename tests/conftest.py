@@ -45,3 +45,9 @@ def small_fit(law, sim_runs):
     with warnings.catch_warnings():
         warnings.simplefilter("error", bs.ConvergenceWarning)
         return law.fit(sim_runs, seed=5, **SMALL)
+
+
+@pytest.fixture(scope="session")
+def chinchilla_fit(law, chinchilla_runs):
+    """Default settings on the replication's 240 runs (as `make demo`)."""
+    return law.fit(chinchilla_runs, exclude_top_loss=5, seed=2024)

@@ -131,3 +131,97 @@ def test_console_script_bad_input(tmp_path):
         "bayescale: error: column 'D' has non-numeric value 'abc' at CSV line 3"
     ]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def fit_dir(chinchilla_fit, tmp_path_factory):
+    return chinchilla_fit.save(tmp_path_factory.mktemp("cli") / "fit")
+
+
+QUANTITY = {"median", "lower", "upper"}
+
+
+def test_allocate_json_keys(fit_dir, capsys, monkeypatch):
+    code, out, _ = run(
+        ["allocate", fit_dir, "--compute", 1e21, "--compute", 5.88e23, "--json"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"interval", "rows", "a", "b"} and doc["interval"] == 0.9
+    assert set(doc["a"]) == QUANTITY == set(doc["b"])
+    assert [r["compute"] for r in doc["rows"]] == [1e21, 5.88e23]
+    for row in doc["rows"]:
+        assert set(row) == {"compute", "N_opt", "D_opt", "loss_opt", "tokens_per_param"}
+        assert all(set(row[q]) == QUANTITY for q in row if q != "compute")
+    tpp = doc["rows"][1]["tokens_per_param"]
+    assert tpp["lower"] <= 18.4 <= tpp["upper"]
+
+
+def test_predict_json_keys(fit_dir, capsys, monkeypatch):
+    code, out, _ = run(
+        [
+            "predict",
+            fit_dir,
+            "--n",
+            70e9,
+            "--d",
+            1.4e12,
+            "--target",
+            1.97,
+            "--interval",
+            0.8,
+            "--json",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"interval", "rows"} and doc["interval"] == 0.8
+    (row,) = doc["rows"]
+    assert set(row) == {"N", "D", "C", "loss", "loss_new_run", "prob_below_target", "extrapolation"}
+    assert set(row["loss"]) == QUANTITY == set(row["loss_new_run"])
+    assert set(row["extrapolation"]) == {"compute_factor", "N_factor", "D_factor"}
+    assert 0 < row["prob_below_target"] < 1 and row["C"] == pytest.approx(5.88e23)
+    code, out, _ = run(["predict", fit_dir, "--n", 1e9, "--d", 2e10, "--json"], capsys, monkeypatch)
+    assert json.loads(out)["rows"][0]["prob_below_target"] is None
+
+
+def test_target_json_keys(fit_dir, capsys, monkeypatch):
+    code, out, _ = run(["target", fit_dir, "--loss", 1.83, "--json"], capsys, monkeypatch)
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"interval", "target", "prob_unreachable", "compute", "N_opt", "D_opt"}
+    assert 0 < doc["prob_unreachable"] < 0.5
+    assert doc["compute"]["upper"] is None  # not reached with 95% probability -> null, not NaN
+
+
+def test_human_tables(fit_dir, capsys, monkeypatch):
+    code, out, _ = run(["allocate", fit_dir, "--compute", 5.88e23], capsys, monkeypatch)
+    assert code == 0 and "tokens/param" in out and "B [" in out
+    code, out, _ = run(["target", fit_dir, "--loss", 2.0], capsys, monkeypatch)
+    assert code == 0 and "P(target unreachable" in out
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["predict", "{dir}", "--n", "-5", "--d", "1e10"], "N must be positive"),
+        (["predict", "{dir}", "--n", "1e9", "--d", "inf"], "D must be positive and finite"),
+        (["predict", "{dir}", "--n", "1e9", "--n", "2e9", "--d", "1e10"], "as many --n as --d"),
+        (["predict", "{dir}", "--n", "1e9", "--d", "1e10", "--target", "0"], "target must be"),
+        (["allocate", "{dir}", "--compute", "0"], "compute must be positive"),
+        (["allocate", "{dir}", "--compute", "nan"], "compute must be positive and finite"),
+        (["allocate", "{dir}", "--compute", "1e21", "--interval", "1.5"], "interval must be"),
+        (["target", "{dir}", "--loss", "-2"], "target must be positive"),
+        (["target", "{dir}", "--loss", "2", "--interval", "0"], "interval must be"),
+        (["allocate", "{missing}", "--compute", "1e21"], "no fit directory"),
+    ],
+)
+def test_prediction_bad_arguments(args, fragment, fit_dir, tmp_path, capsys, monkeypatch):
+    argv = [a.format(dir=fit_dir, missing=tmp_path / "nope") for a in args]
+    code, out, err = run(argv, capsys, monkeypatch)
+    assert_bad_input(code, err, fragment)
+    assert out == ""

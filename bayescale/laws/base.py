@@ -175,6 +175,21 @@ class Law:
                     p["log_" + name] = np.log(value)
         return p
 
+    def optimal_allocation(
+        self, params: Mapping[str, Any], compute: Any, k: float = K.FLOPS_PER_PARAM_TOKEN
+    ) -> dict[str, Any]:
+        """Compute-optimal ``N_opt``, ``D_opt``, ``loss_opt``, ``tokens_per_param`` at ``compute``.
+
+        Only laws of both N and D have one; the base class raises :class:`ConfigError`.
+        """
+        raise ConfigError(f"the {self.name} law has no compute-optimal allocation (needs N and D)")
+
+    def compute_for_loss(
+        self, params: Mapping[str, Any], target: Any, k: float = K.FLOPS_PER_PARAM_TOKEN
+    ) -> dict[str, Any]:
+        """Compute, ``N_opt``, ``D_opt`` and ``reachable`` where the optimal loss is ``target``."""
+        raise ConfigError(f"the {self.name} law has no compute-optimal frontier (needs N and D)")
+
     def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
         """Derived quantities added to the posterior (e.g. allocation exponents)."""
         return {}

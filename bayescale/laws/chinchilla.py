@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from .. import allocation
 from .. import constants as K
 from ..priors import Prior
 from .base import Law, register_law
@@ -70,6 +71,18 @@ class ChinchillaLaw(Law):
             + xp.exp(p["log_A"] - p["alpha"] * logx[K.N])
             + xp.exp(p["log_B"] - p["beta"] * logx[K.D])
         )
+
+    def optimal_allocation(
+        self, params: Mapping[str, Any], compute: Any, k: float = K.FLOPS_PER_PARAM_TOKEN
+    ) -> dict[str, Any]:
+        p = [params[n] for n in self.params]
+        return allocation.optimal_allocation(*p, compute, k=k)
+
+    def compute_for_loss(
+        self, params: Mapping[str, Any], target: Any, k: float = K.FLOPS_PER_PARAM_TOKEN
+    ) -> dict[str, Any]:
+        p = [params[n] for n in self.params]
+        return allocation.compute_for_loss(*p, target, k=k)
 
     def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
         total = posterior["alpha"] + posterior["beta"]

@@ -1,0 +1,366 @@
+"""Decisions with intervals: every answer is computed per posterior draw, then summarised.
+
+Each function takes a :class:`~bayescale.fit.Fit` and returns a tidy DataFrame whose quantities
+come as ``<name>_median``, ``<name>_lower`` and ``<name>_upper`` (the central ``interval``,
+default 90%; ``df.attrs["interval"]`` records it). Nothing is computed from the posterior mean:
+a skewed quantity such as tokens-per-parameter has a median that differs from its value at the
+mean parameters. :func:`loss_draws` gives the raw draws as xarray.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import constants as K
+from .exceptions import ConfigError, ExtrapolationWarning
+from .fit import Fit, _check_interval
+
+__all__ = [
+    "loss_draws",
+    "predict_loss",
+    "prob_loss_below",
+    "optimal_allocation",
+    "allocation_exponents",
+    "compute_for_loss",
+    "expected_gain",
+    "suboptimality",
+]
+
+MAX_EXTRAPOLATION = 100.0  #: compute factor beyond the largest fitted run that triggers a warning
+_HUGE = np.finfo(float).max
+
+
+# ------------------------------------------------------------------------------- helpers
+def _positive(name: str, values: Any) -> np.ndarray:
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be numeric, got {values!r}") from None
+    if arr.size == 0:
+        raise ConfigError(f"{name} is empty")
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise ConfigError(f"{name} must be positive and finite, got {arr[bad][0]:g}")
+    return arr.ravel()
+
+
+def _pair(N: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
+    n, d = _positive("N", N), _positive("D", D)
+    try:
+        n, d = np.broadcast_arrays(n, d)
+    except ValueError:
+        raise ConfigError(f"N and D must have the same length, got {n.size} and {d.size}") from None
+    return n.astype(float), d.astype(float)
+
+
+def _draws(fit: Fit) -> dict[str, np.ndarray]:
+    """Posterior draws flattened to shape (S, 1), ready to broadcast against (M,) inputs."""
+    post = fit.posterior
+    return {
+        name: post[name].to_numpy().reshape(-1, 1)
+        for name in fit.law.sampled_params
+        if name in post
+    }
+
+
+def _quantiles(x: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and central interval over axis 0; +inf (unreachable) draws stay +inf."""
+    q = (1 - interval) / 2
+    finite = np.where(np.isposinf(x), _HUGE, x)
+    med, lo, hi = np.quantile(finite, [0.5, q, 1 - q], axis=0)
+    back = [np.where(v >= _HUGE / 2, np.inf, v) for v in (med, lo, hi)]
+    return back[0], back[1], back[2]
+
+
+def _add(table: dict[str, Any], name: str, draws: np.ndarray, interval: float) -> None:
+    table[f"{name}_median"], table[f"{name}_lower"], table[f"{name}_upper"] = _quantiles(
+        draws, interval
+    )
+
+
+def _frame(table: dict[str, Any], interval: float) -> pd.DataFrame:
+    out = pd.DataFrame(table)
+    out.attrs["interval"] = interval
+    return out
+
+
+def _extrapolation(
+    fit: Fit, n: np.ndarray | None, d: np.ndarray | None, c: np.ndarray, max_extrapolation: float
+) -> dict[str, np.ndarray]:
+    runs = fit.runs
+    out = {"compute_factor": c / runs[K.C].max()}
+    if n is not None:
+        out["N_factor"] = n / runs[K.N].max()
+    if d is not None:
+        out["D_factor"] = d / runs[K.D].max()
+    far = out["compute_factor"] > max_extrapolation
+    if far.any():
+        warnings.warn(
+            f"extrapolating {out['compute_factor'].max():.3g}x beyond the largest fitted run's "
+            f"compute ({runs[K.C].max():.3g} FLOPs; warning threshold {max_extrapolation:g}x): "
+            "the law's form is assumed to hold that far; the intervals cannot show if it breaks",
+            ExtrapolationWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def _rng(fit: Fit, seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(fit.settings.get("seed", 0) if seed is None else seed)
+
+
+def _law_loss(fit: Fit, p: dict[str, np.ndarray], n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return fit.law.predict(p, **{K.N: n, K.D: d})
+
+
+# ---------------------------------------------------------------------------- loss
+def loss_draws(fit: Fit, N: Any, D: Any) -> xr.DataArray:
+    """The law's loss at each (N, D) for every posterior draw, dims (chain, draw, point)."""
+    n, d = _pair(N, D)
+    post = fit.posterior
+    params = {name: post[name] for name in fit.law.sampled_params}
+    loss = fit.law.predict(
+        params, **{K.N: xr.DataArray(n, dims="point"), K.D: xr.DataArray(d, dims="point")}
+    )
+    return loss.transpose(K.CHAIN, K.DRAW, "point").assign_coords(
+        {K.N: ("point", n), K.D: ("point", d)}
+    )
+
+
+def _noisy(fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng) -> np.ndarray:
+    return np.exp(fit.law.likelihood.sample(rng, np.log(loss), p))
+
+
+def predict_loss(
+    fit: Fit,
+    N: Any,
+    D: Any,
+    *,
+    interval: float = K.DEFAULT_INTERVAL,
+    target: float | None = None,
+    max_extrapolation: float = MAX_EXTRAPOLATION,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    seed: int | None = None,
+) -> pd.DataFrame:
+    """Extrapolated loss at planned runs (N, D): the law's loss and a new run's loss.
+
+    Parameters
+    ----------
+    fit
+        A fitted law with inputs N and D.
+    N, D
+        Model size and training tokens (scalars or equal-length arrays).
+    interval
+        Central interval mass, in (0, 1).
+    target
+        If given, add ``prob_below_target``: the probability that a new run at (N, D) ends
+        below this loss (observation noise included).
+    max_extrapolation
+        Warn (:class:`~bayescale.exceptions.ExtrapolationWarning`) beyond this factor in compute
+        over the largest fitted run.
+    k
+        FLOPs per parameter per token: ``C = k N D``.
+    seed
+        Seed of the noise draws for the new-run loss (default: the fit's seed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per (N, D): ``N``, ``D``, ``C``, ``loss_*`` (the law), ``loss_new_run_*`` (the law plus
+        run-to-run noise), ``compute_factor``, ``N_factor``, ``D_factor`` (how far beyond the
+        largest fitted run), and ``prob_below_target`` with ``target``.
+    """
+    interval = _check_interval(interval)
+    n, d = _pair(N, D)
+    c = k * n * d
+    p = _draws(fit)
+    loss = _law_loss(fit, p, n, d)
+    new = _noisy(fit, p, loss, _rng(fit, seed))
+    table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
+    _add(table, "loss", loss, interval)
+    _add(table, "loss_new_run", new, interval)
+    if target is not None:
+        t = _positive("target", target)
+        table["prob_below_target"] = (new < t).mean(axis=0)
+    table.update(_extrapolation(fit, n, d, c, max_extrapolation))
+    return _frame(table, interval)
+
+
+def prob_loss_below(
+    fit: Fit, N: Any, D: Any, target: float, *, seed: int | None = None
+) -> pd.DataFrame:
+    """Probability that a run at (N, D) ends below ``target``.
+
+    ``prob_law_below``: the law's loss (the expected outcome) is below the target;
+    ``prob_new_run_below``: an actual run, with run-to-run noise, is.
+    """
+    n, d = _pair(N, D)
+    t = _positive("target", target)
+    if t.size != 1:
+        raise ConfigError("target must be a single loss value")
+    p = _draws(fit)
+    loss = _law_loss(fit, p, n, d)
+    new = _noisy(fit, p, loss, _rng(fit, seed))
+    return pd.DataFrame(
+        {
+            K.N: n,
+            K.D: d,
+            "target": float(t[0]),
+            "prob_law_below": (loss < t).mean(axis=0),
+            "prob_new_run_below": (new < t).mean(axis=0),
+        }
+    )
+
+
+# ------------------------------------------------------------------------ allocation
+def allocation_exponents(fit: Fit, interval: float = K.DEFAULT_INTERVAL) -> pd.DataFrame:
+    """Exponents ``a`` (N* ~ C^a) and ``b`` (D* ~ C^b): rows a, b; columns median, lower, upper."""
+    interval = _check_interval(interval)
+    rows = {}
+    for name in ("a", "b"):
+        if name not in fit.posterior:
+            raise ConfigError(f"the {fit.law.name} law has no allocation exponents")
+        med, lo, hi = _quantiles(fit.posterior[name].to_numpy().reshape(-1, 1), interval)
+        rows[name] = {"median": med[0], "lower": lo[0], "upper": hi[0]}
+    out = pd.DataFrame(rows).T
+    out.attrs["interval"] = interval
+    return out
+
+
+def optimal_allocation(
+    fit: Fit,
+    compute: Any,
+    *,
+    interval: float = K.DEFAULT_INTERVAL,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    max_extrapolation: float = MAX_EXTRAPOLATION,
+) -> pd.DataFrame:
+    """Compute-optimal N*, D*, L* and tokens-per-parameter D*/N* for each budget.
+
+    Computed per posterior draw in closed form (see :mod:`bayescale.allocation`) under
+    ``C = k N D``. ``df.attrs["a"]`` and ``["b"]`` hold the exponents' median and interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per budget: ``compute``, ``N_opt_*``, ``D_opt_*``, ``loss_opt_*``,
+        ``tokens_per_param_*``, ``compute_factor``.
+    """
+    interval = _check_interval(interval)
+    c = _positive("compute", compute)
+    out = fit.law.optimal_allocation(_draws(fit), c, k=k)
+    table: dict[str, Any] = {K.COMPUTE: c}
+    for name in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
+        _add(table, name, out[name], interval)
+    table.update(_extrapolation(fit, None, None, c, max_extrapolation))
+    frame = _frame(table, interval)
+    exps = allocation_exponents(fit, interval)
+    frame.attrs["a"] = exps.loc["a"].to_dict()
+    frame.attrs["b"] = exps.loc["b"].to_dict()
+    return frame
+
+
+def compute_for_loss(
+    fit: Fit,
+    target: Any,
+    *,
+    interval: float = K.DEFAULT_INTERVAL,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+) -> pd.DataFrame:
+    """Compute (with N*, D*) at which the compute-optimal loss reaches ``target``.
+
+    Draws with ``E >= target`` cannot reach it at any compute: they count as infinite compute,
+    and ``prob_unreachable`` is their share. An interval end that is ``inf`` means "not reached
+    with that probability" — never a NaN, never an exception.
+    """
+    interval = _check_interval(interval)
+    t = _positive("target", target)
+    out = fit.law.compute_for_loss(_draws(fit), t, k=k)
+    table: dict[str, Any] = {"target": t, "prob_unreachable": 1.0 - out["reachable"].mean(axis=0)}
+    for name in ("compute", "N_opt", "D_opt"):
+        _add(table, name, out[name], interval)
+    return _frame(table, interval)
+
+
+# --------------------------------------------------------------------------- decisions
+def expected_gain(
+    fit: Fit,
+    N: Any,
+    D: Any,
+    factor: float,
+    *,
+    along: str = "N",
+    interval: float = K.DEFAULT_INTERVAL,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+) -> pd.DataFrame:
+    """Loss reduction from scaling a planned run by ``factor`` — "push further or move on?".
+
+    ``along="N"`` multiplies the model size, ``"D"`` the tokens, ``"C"`` the compute, spent
+    compute-optimally: the gain is then ``L(N, D) - L*(factor * k N D)``. Positive gain = lower
+    loss. Also ``prob_gain_above_zero``.
+    """
+    interval = _check_interval(interval)
+    n, d = _pair(N, D)
+    f = _positive("factor", factor)
+    if f.size != 1:
+        raise ConfigError("factor must be a single number")
+    if along not in ("N", "D", "C"):
+        raise ConfigError(f"along must be 'N', 'D' or 'C', got {along!r}")
+    p = _draws(fit)
+    before = _law_loss(fit, p, n, d)
+    if along == "N":
+        after = _law_loss(fit, p, n * f, d)
+    elif along == "D":
+        after = _law_loss(fit, p, n, d * f)
+    else:
+        after = fit.law.optimal_allocation(p, f * k * n * d, k=k)["loss_opt"]
+    gain = before - after
+    table: dict[str, Any] = {K.N: n, K.D: d, "factor": float(f[0]), "along": along}
+    _add(table, "loss", before, interval)
+    _add(table, "gain", gain, interval)
+    table["prob_gain_above_zero"] = (gain > 0).mean(axis=0)
+    return _frame(table, interval)
+
+
+def suboptimality(
+    fit: Fit,
+    N: Any,
+    D: Any,
+    *,
+    interval: float = K.DEFAULT_INTERVAL,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+) -> pd.DataFrame:
+    """What a planned (N, D) split costs against the compute-optimal one at the same compute.
+
+    Returns ``extra_loss_*`` = L(N, D) - L*(C), and the effective-compute penalty
+    ``compute_multiplier_*`` = C / C_eff, where C_eff is the compute with which the optimal
+    split reaches the plan's loss (1 = the plan is optimal; 2 = it wastes half its compute).
+    """
+    interval = _check_interval(interval)
+    n, d = _pair(N, D)
+    c = k * n * d
+    p = _draws(fit)
+    loss = _law_loss(fit, p, n, d)
+    loss_opt = fit.law.optimal_allocation(p, c, k=k)["loss_opt"]
+    c_eff = fit.law.compute_for_loss(p, loss, k=k)["compute"]
+    table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
+    _add(table, "loss", loss, interval)
+    _add(table, "loss_opt", loss_opt, interval)
+    _add(table, "extra_loss", loss - loss_opt, interval)
+    _add(table, "compute_multiplier", c / c_eff, interval)
+    return _frame(table, interval)
+
+
+def quantity(row: pd.Series | dict, name: str) -> dict[str, float | None]:
+    """``{"median", "lower", "upper"}`` of ``name`` in a result row (inf becomes None)."""
+
+    def clean(v: Any) -> float | None:
+        v = float(v)
+        return v if np.isfinite(v) else None
+
+    return {s: clean(row[f"{name}_{s}"]) for s in ("median", "lower", "upper")}

@@ -1,0 +1,120 @@
+"""The prediction layer on fitted laws: every answer per draw, summarised with intervals."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bayescale as bs
+from bayescale import predict as P
+
+CHINCHILLA_C = 5.88e23
+
+
+def test_chinchilla_tokens_per_param_at_chinchilla_budget(chinchilla_fit):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ExtrapolationWarning)
+        t = bs.optimal_allocation(chinchilla_fit, [1e21, CHINCHILLA_C, 1e25])
+    row = t.iloc[1]
+    assert row["tokens_per_param_lower"] <= 18.4 <= row["tokens_per_param_upper"]
+    assert 15 <= row["tokens_per_param_median"] <= 25
+    assert t.attrs["a"]["lower"] <= 0.513 <= t.attrs["a"]["upper"]
+    assert t.attrs["interval"] == 0.9
+    # budgets are columns of one tidy table, increasing compute -> larger models, lower loss
+    assert np.all(np.diff(t["N_opt_median"]) > 0) and np.all(np.diff(t["loss_opt_median"]) < 0)
+    np.testing.assert_allclose(6 * t["N_opt_median"] * t["D_opt_median"], t["compute"], rtol=0.05)
+
+
+def test_allocation_is_per_draw_not_at_posterior_mean(chinchilla_fit):
+    t = P.optimal_allocation(chinchilla_fit, CHINCHILLA_C, interval=0.5)
+    draws = chinchilla_fit.law.optimal_allocation(P._draws(chinchilla_fit), CHINCHILLA_C)
+    assert t["tokens_per_param_median"][0] == pytest.approx(np.median(draws["tokens_per_param"]))
+
+
+def test_extrapolation_warning_and_factors(chinchilla_fit):
+    with pytest.warns(bs.ExtrapolationWarning, match="772x"):
+        P.optimal_allocation(chinchilla_fit, 1e25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        t = P.predict_loss(chinchilla_fit, 70e9, 1.4e12)
+    runs = chinchilla_fit.runs
+    assert t["compute_factor"][0] == pytest.approx(6 * 70e9 * 1.4e12 / runs["C"].max())
+    assert t["N_factor"][0] == pytest.approx(70e9 / runs["N"].max())
+    assert t["D_factor"][0] == pytest.approx(1.4e12 / runs["D"].max())
+    with pytest.warns(bs.ExtrapolationWarning):
+        P.predict_loss(chinchilla_fit, 70e9, 1.4e12, max_extrapolation=10)
+
+
+def test_predict_loss_new_run_is_wider_and_deterministic(small_fit):
+    t = P.predict_loss(small_fit, [1e9, 1e10], [2e10, 2e11], target=2.4)
+    for i in range(2):
+        law_w = t["loss_upper"][i] - t["loss_lower"][i]
+        new_w = t["loss_new_run_upper"][i] - t["loss_new_run_lower"][i]
+        assert new_w > law_w > 0
+    again = P.predict_loss(small_fit, [1e9, 1e10], [2e10, 2e11], target=2.4)
+    np.testing.assert_array_equal(t["prob_below_target"], again["prob_below_target"])
+    draws = P.loss_draws(small_fit, [1e9, 1e10], [2e10, 2e11])
+    assert draws.dims == ("chain", "draw", "point")
+    assert float(draws.isel(point=0).median()) == pytest.approx(t["loss_median"][0])
+
+
+def test_prob_loss_below_is_monotone(small_fit):
+    lo = P.prob_loss_below(small_fit, 1e10, 2e11, target=2.2)
+    hi = P.prob_loss_below(small_fit, 1e10, 2e11, target=2.6)
+    assert (hi["prob_new_run_below"] >= lo["prob_new_run_below"]).all()
+    assert 0 <= lo["prob_law_below"][0] <= 1
+
+
+def test_compute_for_loss_inverts_the_law_per_draw(chinchilla_fit):
+    fit = chinchilla_fit
+    draws = P._draws(fit)
+    for target in (2.0, 1.84):
+        out = fit.law.compute_for_loss(draws, target)
+        ok = out["reachable"]  # shape (draws, 1), like the compute
+        assert 0 < ok.sum()
+        compute = np.where(ok, out["compute"], 1e20)  # placeholder where unreachable
+        loss_at = fit.law.optimal_allocation(draws, compute)["loss_opt"]
+        # per reachable draw: L*(returned compute) == target
+        np.testing.assert_allclose(loss_at[ok], target, rtol=1e-9)
+        table = bs.compute_for_loss(fit, target)
+        share = float((fit.posterior["E"] >= target).mean())
+        assert table["prob_unreachable"][0] == pytest.approx(share)
+    t = bs.compute_for_loss(fit, 1.5)  # below every E draw
+    assert t["prob_unreachable"][0] == 1.0 and np.isposinf(t["compute_median"][0])
+    assert not t.isna().any().any()
+
+
+def test_expected_gain_and_suboptimality(small_fit):
+    for along in ("N", "D", "C"):
+        g = bs.expected_gain(small_fit, 1e9, 2e10, factor=4, along=along)
+        assert g["gain_lower"][0] > 0 and g["prob_gain_above_zero"][0] == 1.0
+    opt = bs.optimal_allocation(small_fit, 1e21)
+    n, d = opt["N_opt_median"][0], opt["D_opt_median"][0]
+    s = bs.suboptimality(small_fit, [n, n * 8], [d, d / 8])
+    assert s["compute_multiplier_median"][0] == pytest.approx(1.0, abs=0.02)
+    assert s["extra_loss_median"][0] == pytest.approx(0.0, abs=1e-3)
+    assert s["compute_multiplier_lower"][1] > 1.2 and s["extra_loss_lower"][1] > 0
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda f: bs.predict_loss(f, -1e9, 2e10), "N must be positive"),
+        (lambda f: bs.predict_loss(f, 1e9, np.inf), "D must be positive and finite"),
+        (lambda f: bs.predict_loss(f, 1e9, np.nan), "D must be positive and finite"),
+        (lambda f: bs.predict_loss(f, [1e9, 2e9, 3e9], [1e10, 2e10]), "same length"),
+        (lambda f: bs.predict_loss(f, 1e9, 2e10, target=0), "target must be positive"),
+        (lambda f: bs.optimal_allocation(f, 0), "compute must be positive"),
+        (lambda f: bs.optimal_allocation(f, [1e20, -1]), "compute must be positive"),
+        (lambda f: bs.optimal_allocation(f, "lots"), "compute must be numeric"),
+        (lambda f: bs.compute_for_loss(f, np.inf), "target must be positive and finite"),
+        (lambda f: bs.optimal_allocation(f, 1e21, interval=1.0), r"interval must be .* \(0, 1\)"),
+        (lambda f: bs.predict_loss(f, 1e9, 1e10, interval=0), r"interval must be"),
+        (lambda f: bs.expected_gain(f, 1e9, 1e10, 2, along="E"), "along must be"),
+    ],
+)
+def test_bad_arguments(small_fit, call, match):
+    with pytest.raises(bs.ConfigError, match=match):
+        call(small_fit)
