@@ -37,7 +37,7 @@ def chinchilla_loss(E, A, B, alpha, beta, N, D) -> np.ndarray:
     Examples
     --------
     >>> round(float(chinchilla_loss(1.69, 406.4, 410.7, 0.34, 0.28, 70e9, 1.4e12)), 4)
-    1.9367
+    1.9366
     """
     return E + A * np.power(N, -alpha) + B * np.power(D, -beta)
 
