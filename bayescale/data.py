@@ -92,7 +92,7 @@ class _Rows:
         return f"{what} {', '.join(shown)}{more}"
 
 
-def _numeric(frame: pd.DataFrame, col: str, rows: _Rows) -> np.ndarray:
+def _numeric(frame: pd.DataFrame, col: str, rows: _Rows, positive: bool = True) -> np.ndarray:
     raw = frame[col]
     values = pd.to_numeric(raw, errors="coerce")
     bad = np.flatnonzero(values.isna().to_numpy() & raw.notna().to_numpy())
@@ -106,7 +106,7 @@ def _numeric(frame: pd.DataFrame, col: str, rows: _Rows) -> np.ndarray:
     inf = np.flatnonzero(~np.isfinite(arr))
     if inf.size:
         raise DataError(f"column '{col}' has non-finite value {arr[inf[0]]} at {rows.name(inf)}")
-    nonpos = np.flatnonzero(arr <= 0)
+    nonpos = np.flatnonzero(arr <= 0) if positive else np.array([], dtype=int)
     if nonpos.size:
         raise DataError(
             f"column '{col}' must be positive, got {arr[nonpos[0]]:g} at {rows.name(nonpos)}"
@@ -121,6 +121,8 @@ def load_runs(
     flops_per_param_token: float = K.FLOPS_PER_PARAM_TOKEN,
     min_runs: int = 1,
     target: str = K.LOSS,
+    positive_target: bool = True,
+    require: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Read and validate a table of training runs.
 
@@ -137,6 +139,10 @@ def load_runs(
     target
         Name of the measured column: ``"loss"`` (default) or, for laws of rising metrics,
         ``"score"``.
+    positive_target
+        Require the target to be positive (losses); scores may be zero or negative.
+    require
+        Further columns that must be present, numeric and positive (e.g. ``unique_tokens``).
 
     Returns
     -------
@@ -210,7 +216,14 @@ def load_runs(
     rows = _Rows(frame, from_file)
 
     n = _numeric(frame, K.N, rows)
-    y = _numeric(frame, target, rows)
+    y = _numeric(frame, target, rows, positive=positive_target)
+    extra = {}
+    for col in require:
+        if col not in frame.columns:
+            raise DataError(
+                f"missing column '{col}'{where}; found: {list(map(str, frame.columns))[:10]}"
+            )
+        extra[col] = _numeric(frame, col, rows)
     k = float(flops_per_param_token)
     has_d, has_c = K.D in frame.columns, K.C in frame.columns
     d = _numeric(frame, K.D, rows) if has_d else None
@@ -232,7 +245,7 @@ def load_runs(
                 stacklevel=2,
             )
 
-    out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y})
+    out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y, **extra})
     if K.GROUP in frame.columns:
         groups = frame[K.GROUP]
         gmiss = np.flatnonzero(groups.isna().to_numpy())

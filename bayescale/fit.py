@@ -42,13 +42,18 @@ def _check_interval(interval: float) -> float:
     return float(interval)
 
 
+def observed_name(law: Law) -> str:
+    """Name of the observed variable: ``log_loss`` for log-scale laws, else the target."""
+    return f"log_{law.target}" if law.observation == "log" else law.target
+
+
 def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.DataArray:
     """Log-likelihood of every run under every posterior draw, dims (chain, draw, run)."""
     logx = {x: xr.DataArray(np.log(runs[x].to_numpy(float)), dims=K.RUN) for x in law.inputs}
-    y = xr.DataArray(np.log(runs[law.target].to_numpy(float)), dims=K.RUN)
+    y = xr.DataArray(law.to_observed(runs[law.target].to_numpy(float)), dims=K.RUN)
     params = {name: posterior[name] for name in law.sampled_params}
     p = law.numpy_params(params)
-    mu = law.log_mean(p, logx, np)
+    mu = law.location(p, logx, np)
     return law.likelihood.logpdf(y, mu, p).transpose(..., K.RUN)
 
 
@@ -116,9 +121,10 @@ class Fit:
         constant = {c: (K.RUN, runs[c].to_numpy(float)) for c in (K.N, K.D, K.C)}
         if K.GROUP in runs.columns:
             constant[K.GROUP] = (K.RUN, runs[K.GROUP].astype(str).to_numpy())
-        obs_name = f"log_{law.target}"
+        obs_name = observed_name(law)
         observed = xr.Dataset(
-            {obs_name: (K.RUN, np.log(runs[law.target].to_numpy(float)))}, coords={K.RUN: run}
+            {obs_name: (K.RUN, law.to_observed(runs[law.target].to_numpy(float)))},
+            coords={K.RUN: run},
         )
         loglik = pointwise_loglik(law, posterior, runs).assign_coords({K.RUN: run})
         stats = sample_stats.drop_vars(

@@ -133,7 +133,8 @@ def loss_draws(fit: Fit, N: Any, D: Any) -> xr.DataArray:
 
 
 def _noisy(fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng) -> np.ndarray:
-    return np.exp(fit.law.likelihood.sample(rng, np.log(loss), p))
+    law = fit.law
+    return law.from_observed(law.likelihood.sample(rng, law.to_observed(loss), p))
 
 
 def predict_loss(

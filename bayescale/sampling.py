@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import constants as K
 from .data import drop_top_loss, load_runs
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
@@ -100,7 +101,7 @@ def build_model(law: Law):
         for name in names:
             pm.Deterministic(name, values[name])
 
-        mu = law.log_mean(values, logx, pt)
+        mu = law.location(values, logx, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
     return model
 
@@ -119,8 +120,8 @@ def build_naive_model(law: Law, runs: pd.DataFrame):
             if name in law.amplitudes:
                 values["log_" + name] = pt.log(values[name])
         logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
-        y = np.log(runs[law.target].to_numpy(float))
-        mu = law.log_mean(values, logx, pt)
+        y = law.to_observed(runs[law.target].to_numpy(float))
+        mu = law.location(values, logx, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
     return model
 
@@ -147,7 +148,7 @@ def _compiled(law: Law) -> tuple[Any, float]:
 
 
 def _data(law: Law, runs: pd.DataFrame) -> dict[str, np.ndarray]:
-    data = {"y": np.log(runs[law.target].to_numpy(float))}
+    data = {"y": law.to_observed(runs[law.target].to_numpy(float))}
     centred = _centred_inputs(law)
     for x in law.inputs:
         logx = np.log(runs[x].to_numpy(float))
@@ -168,7 +169,7 @@ def _initial_loc(law: Law, runs: pd.DataFrame) -> np.ndarray:
     typical = float(np.median(runs[law.target]))
     for name in law.sampled_params:
         if name in law.amplitudes:
-            loc.append(np.log(typical / (len(law.amplitudes) + 1)))
+            loc.append(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
             continue
         prior = law.priors[name]
         dist = prior.pymc_distribution.dist(**prior.parameters)
@@ -269,7 +270,12 @@ def fit_law(
     from .fit import Fit
 
     _check_settings(draws, tune, chains, sampler, target_accept, cores)
-    all_runs = load_runs(runs, target=law.target)
+    all_runs = load_runs(
+        runs,
+        target=law.target,
+        positive_target=law.observation == "log",
+        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
+    )
     runs = drop_top_loss(all_runs, exclude_top_loss, target=law.target)
     excluded = all_runs.loc[all_runs[law.target].nlargest(exclude_top_loss).index]
     if len(runs) <= law.n_free:

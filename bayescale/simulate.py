@@ -67,8 +67,8 @@ def simulate_runs(
     """
     rng = np.random.default_rng(seed)
     inputs = {x: design[x].to_numpy(float) for x in law.inputs}
-    mu = np.log(law.predict(params, **inputs))
+    mu = law.to_observed(law.predict(params, **inputs))
     y = law.likelihood.sample(rng, mu, law.numpy_params(params))
     out = design.copy().reset_index(drop=True)
-    out[law.target] = np.exp(y)
+    out[law.target] = law.from_observed(y)
     return out

@@ -37,7 +37,7 @@ def register_law(cls: type[Law]) -> type[Law]:
 class Law:
     """Base class of scaling laws.
 
-    Subclasses set the class attributes and implement :meth:`log_mean` and
+    Subclasses set the class attributes and implement :meth:`location` and
     :meth:`default_law_priors`.
 
     Parameters
@@ -63,6 +63,9 @@ class Law:
     amplitudes: ClassVar[dict[str, tuple[str, str]]] = {}
     #: Name of the measured column.
     target: ClassVar[str] = K.LOSS
+    #: Scale of the likelihood: ``"log"`` (noise on log target; target must be positive) or
+    #: ``"identity"`` (noise on the target itself, e.g. scores that can be 0).
+    observation: ClassVar[str] = "log"
     #: Reference for the law.
     reference: ClassVar[str] = ""
 
@@ -130,8 +133,19 @@ class Law:
         return {**self.default_law_priors(), **self.likelihood.default_priors()}
 
     # ------------------------------------------------------------------- maths
-    def log_mean(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
-        """Log of the law's prediction.
+    def to_observed(self, y: Any) -> Any:
+        """Target values on the likelihood's scale."""
+        return np.log(y) if self.observation == "log" else y
+
+    def from_observed(self, z: Any) -> Any:
+        """Inverse of :meth:`to_observed`."""
+        return np.exp(z) if self.observation == "log" else z
+
+    def location(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
+        """The law's prediction on the observation scale (its log for ``observation="log"``).
+
+        Inputs named in :attr:`amplitudes` may arrive centred (``log x - mean log x``): the law
+        must use them only in the amplitude's term ``exp(log_A - exponent * logx[x])``.
 
         Parameters
         ----------
@@ -159,10 +173,10 @@ class Law:
             raise ConfigError(f"{self.name} needs input(s) {missing}")
         p = self.numpy_params(params)
         logx = {x: np.log(inputs[x]) for x in self.inputs}
-        return np.exp(self.log_mean(p, logx, np))
+        return self.from_observed(self.location(p, logx, np))
 
     def numpy_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Named parameter values -> the form :meth:`log_mean` takes (log amplitudes)."""
+        """Named parameter values -> the form :meth:`location` takes (log amplitudes)."""
         missing = [name for name in self.params if name not in params]
         if missing:
             raise ConfigError(f"missing parameter(s) {missing} for {self.name}")

@@ -65,7 +65,7 @@ class ChinchillaLaw(Law):
             "beta": exponent,
         }
 
-    def log_mean(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
+    def location(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
         return xp.log(
             p["E"]
             + xp.exp(p["log_A"] - p["alpha"] * logx[K.N])
