@@ -101,7 +101,7 @@ def build_model(law: Law):
         for name in names:
             pm.Deterministic(name, values[name])
 
-        mu = law.location(values, logx, pt)
+        mu = law.location(values, {**logx, **{f"centre_{x}": c for x, c in centre.items()}}, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
     return model
 

@@ -1,6 +1,24 @@
 """Scaling laws: small immutable descriptions, fitted by :mod:`bayescale.sampling`."""
 
 from .base import LAWS, Law, law_from_dict, register_law
+from .broken_power import BrokenPowerLaw
 from .chinchilla import ChinchillaLaw
+from .data_constrained import DataConstrainedLaw
+from .kaplan import KaplanC, KaplanD, KaplanJoint, KaplanN
+from .score import ScoreLogLinear, ScoreSaturating
 
-__all__ = ["LAWS", "Law", "ChinchillaLaw", "law_from_dict", "register_law"]
+__all__ = [
+    "LAWS",
+    "BrokenPowerLaw",
+    "ChinchillaLaw",
+    "DataConstrainedLaw",
+    "KaplanC",
+    "KaplanD",
+    "KaplanJoint",
+    "KaplanN",
+    "Law",
+    "ScoreLogLinear",
+    "ScoreSaturating",
+    "law_from_dict",
+    "register_law",
+]

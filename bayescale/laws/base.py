@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..fit import Fit
 
-__all__ = ["Law", "register_law", "law_from_dict", "LAWS"]
+__all__ = ["Law", "register_law", "law_from_dict", "raw_log", "LAWS"]
 
 LAWS: dict[str, type[Law]] = {}
 
@@ -100,10 +100,15 @@ class Law:
         """Number of free parameters (fewer runs than this cannot be fitted)."""
         return len(self.sampled_params)
 
+    def options(self) -> dict[str, Any]:
+        """Constructor options beyond priors and likelihood (saved with the fit)."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description (name, priors, likelihood), enough to rebuild the law."""
+        """JSON-ready description (name, options, priors, likelihood), enough to rebuild it."""
         return {
             "name": self.name,
+            "options": self.options(),
             "priors": priors_to_dict(self.priors),
             "likelihood": self.likelihood.to_dict(),
         }
@@ -119,15 +124,13 @@ class Law:
         return hash(self.cache_key())
 
     def __repr__(self) -> str:
-        changed = {
-            k: v
-            for k, v in self.priors.items()
-            if k not in self._defaults() or v != self._defaults()[k]
-        }
+        defaults = self._defaults()
+        changed = {k: v for k, v in self.priors.items() if v != defaults.get(k)}
         lik = self.likelihood
         lik_s = "normal" if lik.kind == "normal" else f"studentt(nu={lik.nu})"
+        opts = "".join(f"{k}={v!r}, " for k, v in self.options().items())
         extra = f", priors={changed}" if changed else ""
-        return f"{type(self).__name__}(likelihood={lik_s}{extra})"
+        return f"{type(self).__name__}({opts}likelihood={lik_s}{extra})"
 
     def _defaults(self) -> dict[str, Prior]:
         return {**self.default_law_priors(), **self.likelihood.default_priors()}
@@ -267,6 +270,11 @@ class Law:
         )
 
 
+def raw_log(logx: Mapping[str, Any], x: str) -> Any:
+    """Uncentred ``log x`` inside :meth:`Law.location`, whether or not the sampler centred it."""
+    return logx[x] + logx.get("centre_" + x, 0.0)
+
+
 def law_from_dict(data: Mapping[str, Any]) -> Law:
     """Rebuild a law from :meth:`Law.to_dict` output."""
     name = data.get("name")
@@ -274,6 +282,7 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
         raise ConfigError(f"unknown law {name!r}; known: {', '.join(sorted(LAWS))}")
     lik = data.get("likelihood", {})
     return LAWS[name](
+        **data.get("options", {}),
         priors=priors_from_dict(data.get("priors", {})),
         likelihood=Likelihood(kind=lik.get("kind", "studentt"), nu=lik.get("nu", 4.0)),
     )

@@ -1,0 +1,63 @@
+"""Muennighoff et al. (2023): Chinchilla's law with repeated data (data-constrained scaling)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .. import constants as K
+from ..priors import Prior
+from .base import Law, raw_log, register_law
+from .chinchilla import ChinchillaLaw
+
+__all__ = ["DataConstrainedLaw", "UNIQUE_TOKENS"]
+
+UNIQUE_TOKENS = "unique_tokens"
+
+
+@register_law
+class DataConstrainedLaw(Law):
+    """``L = E + A / N**alpha + B / D'**beta`` with effective data
+    ``D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*))``, ``R_D = D / U_D - 1`` repetitions.
+
+    ``U_D`` (column ``unique_tokens``) is the number of unique tokens; repeated epochs are worth
+    less and less, with a half-life of about ``R_D*`` repetitions (the paper found 15.4). The
+    parameter-repetition term (R_N*) is not modelled: ``N' = N``.
+
+    Defaults: Chinchilla's law's defaults plus ``R_D_star ~ LogNormal(log 15, 1.5)``.
+    """
+
+    name: ClassVar[str] = "data-constrained"
+    formula: ClassVar[str] = (
+        "L = E + A/N^alpha + B/D'^beta, D' = U_D + U_D R_D* (1 - exp(-(D/U_D - 1)/R_D*))"
+    )
+    params: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta", "R_D_star")
+    inputs: ClassVar[tuple[str, ...]] = (K.N, K.D, UNIQUE_TOKENS)
+    amplitudes: ClassVar[dict[str, tuple[str, str]]] = {
+        "A": ("alpha", K.N),
+        "B": ("beta", UNIQUE_TOKENS),
+    }
+    reference: ClassVar[str] = (
+        "Muennighoff et al. (2023), Scaling Data-Constrained Language Models, arXiv:2305.16264"
+    )
+
+    def default_law_priors(self) -> dict[str, Prior]:
+        return {
+            **ChinchillaLaw.default_law_priors(),
+            "R_D_star": Prior("LogNormal", mu=2.7, sigma=1.5),
+        }
+
+    def location(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
+        repeats = xp.exp(raw_log(logx, K.D) - raw_log(logx, UNIQUE_TOKENS)) - 1.0
+        r_star = p["R_D_star"]
+        # log D' = log U_D + log(1 + R* (1 - exp(-R / R*))); U_D enters (centred) via logx.
+        log_gain = xp.log1p(-r_star * xp.expm1(-repeats / r_star))
+        log_d_eff = logx[UNIQUE_TOKENS] + log_gain
+        return xp.log(
+            p["E"]
+            + xp.exp(p["log_A"] - p["alpha"] * logx[K.N])
+            + xp.exp(p["log_B"] - p["beta"] * log_d_eff)
+        )
+
+    def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
+        return ChinchillaLaw.derived(self, posterior)  # type: ignore[arg-type]
