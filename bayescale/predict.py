@@ -114,8 +114,25 @@ def _rng(fit: Fit, seed: int | None) -> np.random.Generator:
     return np.random.default_rng(fit.settings.get("seed", 0) if seed is None else seed)
 
 
-def _law_loss(fit: Fit, p: dict[str, np.ndarray], n: np.ndarray, d: np.ndarray) -> np.ndarray:
-    return fit.law.predict(p, **{K.N: n, K.D: d})
+def _inputs(fit: Fit, n: Any, d: Any, k: float = K.FLOPS_PER_PARAM_TOKEN) -> dict[str, Any]:
+    """The law's inputs from a planned (N, D): C = k N D for compute laws."""
+    values = {K.N: n, K.D: d, K.C: k * n * d}
+    missing = [x for x in fit.law.inputs if x not in values]
+    if missing:
+        raise ConfigError(
+            f"the {fit.law.name} law needs {missing}; these predictions take N and D only"
+        )
+    return {x: values[x] for x in fit.law.inputs}
+
+
+def _law_loss(
+    fit: Fit,
+    p: dict[str, np.ndarray],
+    n: np.ndarray,
+    d: np.ndarray,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+) -> np.ndarray:
+    return fit.law.predict(p, **_inputs(fit, n, d, k))
 
 
 # ---------------------------------------------------------------------------- loss
@@ -125,7 +142,7 @@ def loss_draws(fit: Fit, N: Any, D: Any) -> xr.DataArray:
     post = fit.posterior
     params = {name: post[name] for name in fit.law.sampled_params}
     loss = fit.law.predict(
-        params, **{K.N: xr.DataArray(n, dims="point"), K.D: xr.DataArray(d, dims="point")}
+        params, **_inputs(fit, xr.DataArray(n, dims="point"), xr.DataArray(d, dims="point"))
     )
     return loss.transpose(K.CHAIN, K.DRAW, "point").assign_coords(
         {K.N: ("point", n), K.D: ("point", d)}
@@ -180,7 +197,7 @@ def predict_loss(
     n, d = _pair(N, D)
     c = k * n * d
     p = _draws(fit)
-    loss = _law_loss(fit, p, n, d)
+    loss = _law_loss(fit, p, n, d, k)
     new = _noisy(fit, p, loss, _rng(fit, seed))
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
     _add(table, "loss", loss, interval)

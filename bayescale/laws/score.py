@@ -44,7 +44,8 @@ class ScoreSaturating(Law):
     """``score(D) = ceiling - A / D**alpha``: a power law in the gap to a ceiling.
 
     With ``ceiling = 1`` this is a power law in ``1 - score`` (error rate). Defaults:
-    ceiling ~ TruncatedNormal(1, 0.5, >0), A ~ LogNormal(0, 3), alpha ~ TruncatedNormal(0.3, 0.25, >0).
+    ceiling ~ TruncatedNormal(1, 0.5, >0), A ~ LogNormal(0, 3),
+    alpha ~ TruncatedNormal(0.3, 0.25, >0).
     """
 
     name: ClassVar[str] = "score-saturating"
