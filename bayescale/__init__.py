@@ -17,6 +17,7 @@ with _warnings.catch_warnings():  # ArviZ announces its 1.0 refactor on import; 
     _warnings.filterwarnings("ignore", category=FutureWarning)
     import arviz as _arviz  # noqa: F401
 
+from .compare import compare
 from .data import drop_top_loss, load_runs
 from .exceptions import (
     BayescaleError,
@@ -28,7 +29,19 @@ from .exceptions import (
     FitFileError,
 )
 from .fit import Fit, load_fit
-from .laws import LAWS, ChinchillaLaw, Law
+from .laws import (
+    LAWS,
+    BrokenPowerLaw,
+    ChinchillaLaw,
+    DataConstrainedLaw,
+    KaplanC,
+    KaplanD,
+    KaplanJoint,
+    KaplanN,
+    Law,
+    ScoreLogLinear,
+    ScoreSaturating,
+)
 from .likelihood import Likelihood
 from .predict import (
     allocation_exponents,
@@ -52,7 +65,15 @@ except Exception:  # pragma: no cover - running from a source tree without insta
 __all__ = [
     "LAWS",
     "BayescaleError",
+    "BrokenPowerLaw",
     "ChinchillaLaw",
+    "DataConstrainedLaw",
+    "KaplanC",
+    "KaplanD",
+    "KaplanJoint",
+    "KaplanN",
+    "ScoreLogLinear",
+    "ScoreSaturating",
     "ConfigError",
     "ConvergenceWarning",
     "DataError",
@@ -64,6 +85,7 @@ __all__ = [
     "Likelihood",
     "Prior",
     "allocation_exponents",
+    "compare",
     "compute_for_loss",
     "expected_gain",
     "loss_draws",

@@ -82,8 +82,15 @@ Progress = Annotated[
 
 @app.command()
 def fit(
-    runs: Annotated[Path, typer.Argument(help="CSV of runs: N, D (or C), loss.")],
+    runs: Annotated[Path, typer.Argument(help="CSV of runs: N, D (or C), loss (or score).")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write the fit into.")],
+    law: Annotated[str, typer.Option(help="Law to fit (see `bayescale laws`).")] = "chinchilla",
+    no_irreducible: Annotated[
+        bool, typer.Option("--no-irreducible", help="Single-factor laws: drop the E term.")
+    ] = False,
+    variable: Annotated[
+        str | None, typer.Option(help="broken-power: the scaled input, N, D or C.")
+    ] = None,
     draws: Draws = 1000,
     tune: Tune = 1000,
     chains: Chains = 4,
@@ -96,18 +103,26 @@ def fit(
         LikelihoodName, typer.Option(help="Noise model on log loss.")
     ] = LikelihoodName.studentt,
     nu: Annotated[float, typer.Option(help="Student-t degrees of freedom.")] = 4.0,
+    priors: Annotated[
+        str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
+    ] = None,
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
     progress: Progress = None,
 ) -> None:
-    """Fit Chinchilla's law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv."""
+    """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT."""
     with _library_calls():
-        from .data import load_runs
-        from .laws import ChinchillaLaw
+        from .laws import make_law
 
-        table = load_runs(runs)
-        law = ChinchillaLaw(likelihood=likelihood.value, nu=nu)
-        result = law.fit(
-            table,
+        options: dict = {"likelihood": likelihood.value, "nu": nu}
+        if no_irreducible:
+            options["irreducible"] = False
+        if variable is not None:
+            options["variable"] = variable
+        if priors is not None:
+            options["priors"] = priors
+        model = make_law(law, **options)
+        result = model.fit(
+            runs,
             draws=draws,
             tune=tune,
             chains=chains,
@@ -118,12 +133,65 @@ def fit(
             progress=_progress(progress),
         )
         result.save(out, extra={"command": sys.argv})
+    typer.echo(f"{model.name}: {model.formula}")
     _print_table(result.summary())
     d = result.diagnostics
     typer.echo(
         f"max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f}, "
         f"divergences {d['divergences']}; seed {result.settings['seed']}; wrote {out}/"
     )
+
+
+@app.command()
+def laws() -> None:
+    """List the laws bayescale can fit, with their formulas and references."""
+    from .laws import LAWS
+
+    for name, cls in sorted(LAWS.items()):
+        law = cls()
+        typer.echo(f"{name:18s} {law.formula}")
+        typer.echo(f"{'':18s} parameters: {', '.join(law.sampled_params)}; {cls.reference}")
+
+
+@app.command()
+def compare(
+    fit_dirs: Annotated[list[Path], typer.Argument(help="Fit directories (two or more).")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Rank fits of several laws on the same runs by PSIS-LOO (best first)."""
+    with _library_calls():
+        from .compare import compare as compare_fits
+        from .fit import load_fit
+
+        names = [p.name for p in fit_dirs]
+        if len(set(names)) != len(names):
+            from .exceptions import ConfigError
+
+            raise ConfigError(f"fit directories must have distinct names, got {names}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pareto k: counted in pareto_k_bad
+            table = compare_fits({p.name: load_fit(p) for p in fit_dirs})
+    ranking = [
+        {
+            "name": name,
+            "law": r["law"],
+            "elpd_loo": r["elpd_loo"],
+            "se": r["se"],
+            "elpd_diff": r["elpd_diff"],
+            "dse": r["dse"],
+            "weight": r["weight"],
+            "pareto_k_bad": int(r["pareto_k_bad"]),
+        }
+        for name, r in table.iterrows()
+    ]
+    if as_json:
+        _emit_json({"ranking": ranking})
+        return
+    cols = ["law", "elpd_loo", "se", "elpd_diff", "dse", "weight", "pareto_k_bad"]
+    _print_table(table[cols])
+    bad = [r["name"] for r in ranking if r["pareto_k_bad"]]
+    if bad:
+        typer.echo(f"warning: Pareto k > 0.7 for some runs in {bad}: LOO is unreliable there")
 
 
 @app.command()

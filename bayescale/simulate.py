@@ -10,7 +10,7 @@ import pandas as pd
 from . import constants as K
 from .laws.base import Law
 
-__all__ = ["isoflop_design", "simulate_runs"]
+__all__ = ["isoflop_design", "prior_predictive", "simulate_runs"]
 
 
 def isoflop_design(
@@ -72,3 +72,61 @@ def simulate_runs(
     out = design.copy().reset_index(drop=True)
     out[law.target] = law.from_observed(y)
     return out
+
+
+def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: int = 0):
+    """What the priors imply before seeing data: parameter draws and simulated targets.
+
+    Parameters
+    ----------
+    law
+        The law with its priors.
+    runs
+        Where to simulate (the law's input columns are read; the target is not).
+    draws
+        Number of prior draws.
+    seed
+        Random seed.
+
+    Returns
+    -------
+    arviz.InferenceData
+        Groups ``prior`` (every sampled parameter, dims chain, draw) and ``prior_predictive``
+        (the target at each run, dims chain, draw, run).
+
+    Examples
+    --------
+    >>> from bayescale import ChinchillaLaw
+    >>> design = isoflop_design([1e19], 3)
+    >>> pp = prior_predictive(ChinchillaLaw(), design, draws=100)
+    >>> pp.prior_predictive["loss"].dims
+    ('chain', 'draw', 'run')
+    """
+    import arviz as az
+    import pymc as pm
+
+    if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+        from .exceptions import ConfigError
+
+        raise ConfigError(f"draws must be a positive integer, got {draws!r}")
+    seeds = np.random.SeedSequence(seed).generate_state(len(law.sampled_params) + 1)
+    params = {}
+    for name, s in zip(law.sampled_params, seeds, strict=False):
+        prior = law.priors[name]
+        dist = prior.pymc_distribution.dist(**prior.parameters)
+        params[name] = np.asarray(
+            pm.draw(dist, draws=draws, random_seed=int(s), mode="FAST_COMPILE")
+        )
+    inputs = {x: runs[x].to_numpy(float)[None, :] for x in law.inputs}
+    p2 = {k: v[:, None] for k, v in params.items()}
+    with np.errstate(over="ignore", invalid="ignore"):
+        mu = law.to_observed(law.predict(p2, **inputs))
+        y = law.from_observed(
+            law.likelihood.sample(np.random.default_rng(int(seeds[-1])), mu, law.numpy_params(p2))
+        )
+    return az.from_dict(
+        prior={k: v[None] for k, v in params.items()},
+        prior_predictive={law.target: y[None]},
+        dims={law.target: [K.RUN]},
+        coords={K.RUN: np.arange(len(runs))},
+    )

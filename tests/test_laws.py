@@ -84,7 +84,11 @@ def test_recovers_truth(case):
     assert fit.diagnostics["ok"], fit.diagnostics["problems"]
     s = fit.summary(interval=0.95)
     for param, value in truth.items():
-        assert s.loc[param, "lower"] <= value <= s.loc[param, "upper"], (law.name, param, s.loc[param])
+        assert s.loc[param, "lower"] <= value <= s.loc[param, "upper"], (
+            law.name,
+            param,
+            s.loc[param],
+        )
 
 
 def test_save_load_and_predict(case, tmp_path):
@@ -108,8 +112,9 @@ def test_allocation_only_where_inputs_allow(case):
 
 
 def test_score_laws_accept_zero_scores():
-    runs = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8], "D": [1e9, 2e9, 4e9, 8e9],
-                         "score": [0.0, 0.1, 0.2, 0.3]})
+    runs = pd.DataFrame(
+        {"N": [1e8, 2e8, 4e8, 8e8], "D": [1e9, 2e9, 4e9, 8e9], "score": [0.0, 0.1, 0.2, 0.3]}
+    )
     loaded = bs.load_runs(runs, target="score", positive_target=False)
     assert loaded["score"].tolist() == [0.0, 0.1, 0.2, 0.3]
     with pytest.raises(bs.DataError, match="column 'score' must be positive"):

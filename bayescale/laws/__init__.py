@@ -1,6 +1,6 @@
 """Scaling laws: small immutable descriptions, fitted by :mod:`bayescale.sampling`."""
 
-from .base import LAWS, Law, law_from_dict, register_law
+from .base import LAWS, Law, law_from_dict, make_law, register_law
 from .broken_power import BrokenPowerLaw
 from .chinchilla import ChinchillaLaw
 from .data_constrained import DataConstrainedLaw
@@ -20,5 +20,6 @@ __all__ = [
     "ScoreLogLinear",
     "ScoreSaturating",
     "law_from_dict",
+    "make_law",
     "register_law",
 ]

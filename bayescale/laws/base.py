@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ..fit import Fit
 
-__all__ = ["Law", "register_law", "law_from_dict", "raw_log", "LAWS"]
+__all__ = ["Law", "register_law", "law_from_dict", "make_law", "raw_log", "LAWS"]
 
 LAWS: dict[str, type[Law]] = {}
 
@@ -43,7 +43,8 @@ class Law:
     Parameters
     ----------
     priors
-        Priors to use instead of the defaults, by parameter name (``defaults | priors``).
+        Priors to use instead of the defaults, by parameter name (``defaults | priors``), or
+        the name of a literature prior set (:meth:`literature_priors`).
     likelihood
         ``"studentt"`` (default) or ``"normal"``, or a :class:`~bayescale.likelihood.Likelihood`.
     nu
@@ -71,10 +72,16 @@ class Law:
 
     def __init__(
         self,
-        priors: Mapping[str, Any] | None = None,
+        priors: Mapping[str, Any] | str | None = None,
         likelihood: str | Likelihood = "studentt",
         nu: float | None = 4.0,
     ) -> None:
+        if isinstance(priors, str):
+            sets = self.literature_priors()
+            if priors not in sets:
+                known = ", ".join(sorted(sets)) or "none"
+                raise ConfigError(f"unknown prior set {priors!r} for {self.name}; known: {known}")
+            priors = sets[priors]
         if isinstance(likelihood, Likelihood):
             self.likelihood = likelihood
         else:
@@ -89,6 +96,10 @@ class Law:
     def default_law_priors(cls) -> dict[str, Prior]:
         """Documented default priors of the law's own parameters."""
         raise NotImplementedError
+
+    def literature_priors(self) -> dict[str, dict[str, Prior]]:
+        """Named prior sets centred on published fits (name -> priors by parameter)."""
+        return {}
 
     @property
     def sampled_params(self) -> tuple[str, ...]:
@@ -211,6 +222,13 @@ class Law:
         """Derived quantities added to the posterior (e.g. allocation exponents)."""
         return {}
 
+    def prior_predictive(self, runs: pd.DataFrame, *, draws: int = 500, seed: int = 0) -> Any:
+        """Prior draws and simulated targets at ``runs``; see
+        :func:`bayescale.simulate.prior_predictive`."""
+        from ..simulate import prior_predictive
+
+        return prior_predictive(self, runs, draws=draws, seed=seed)
+
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
@@ -275,13 +293,31 @@ def raw_log(logx: Mapping[str, Any], x: str) -> Any:
     return logx[x] + logx.get("centre_" + x, 0.0)
 
 
-def law_from_dict(data: Mapping[str, Any]) -> Law:
-    """Rebuild a law from :meth:`Law.to_dict` output."""
-    name = data.get("name")
+def make_law(name: str, **kwargs: Any) -> Law:
+    """Build a registered law by name; unknown names and options raise :class:`ConfigError`.
+
+    Examples
+    --------
+    >>> make_law("kaplan-n", irreducible=False).formula
+    'L(N) = A / N^alpha'
+    """
+    import inspect
+
     if name not in LAWS:
         raise ConfigError(f"unknown law {name!r}; known: {', '.join(sorted(LAWS))}")
+    cls = LAWS[name]
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ConfigError(f"the {name} law has no option(s) {unknown}")
+    return cls(**kwargs)
+
+
+def law_from_dict(data: Mapping[str, Any]) -> Law:
+    """Rebuild a law from :meth:`Law.to_dict` output."""
     lik = data.get("likelihood", {})
-    return LAWS[name](
+    return make_law(
+        str(data.get("name")),
         **data.get("options", {}),
         priors=priors_from_dict(data.get("priors", {})),
         likelihood=Likelihood(kind=lik.get("kind", "studentt"), nu=lik.get("nu", 4.0)),

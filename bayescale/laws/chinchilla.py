@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+
 from .. import allocation
 from .. import constants as K
 from ..priors import Prior
 from .base import Law, register_law
 
 __all__ = ["ChinchillaLaw"]
+
+
+def _centred(e, a, b, alpha, beta, sd_e, sd_log_a, sd_log_b, sd_alpha, sd_beta):
+    return {
+        "E": Prior("TruncatedNormal", mu=e, sigma=sd_e, lower=0.0),
+        "A": Prior("LogNormal", mu=float(np.log(a)), sigma=sd_log_a),
+        "B": Prior("LogNormal", mu=float(np.log(b)), sigma=sd_log_b),
+        "alpha": Prior("TruncatedNormal", mu=alpha, sigma=sd_alpha, lower=0.0),
+        "beta": Prior("TruncatedNormal", mu=beta, sigma=sd_beta, lower=0.0),
+    }
 
 
 @register_law
@@ -63,6 +75,26 @@ class ChinchillaLaw(Law):
             "B": Prior("LogNormal", mu=6.0, sigma=3.0),
             "alpha": exponent,
             "beta": exponent,
+        }
+
+    def literature_priors(self) -> dict[str, dict[str, Prior]]:
+        """Prior sets centred on published fits of this law.
+
+        - ``hoffmann2022``: Hoffmann et al.'s Approach 3 (E=1.69, A=406.4, B=410.7, alpha=0.34,
+          beta=0.28); widths sd 0.1 on E, 0.03 on the exponents, 30% (log sd 0.3) on A and B.
+        - ``besiroglu2024``: the replication's estimates (E=1.817, A=482, B=2085, alpha=0.348,
+          beta=0.366), widths twice its bootstrap standard errors.
+        - ``muennighoff2023``: Muennighoff et al.'s C4 constants (E=1.869, A=520.8, B=1487.7,
+          alpha=beta=0.3527), the hoffmann2022 widths.
+        """
+        return {
+            "hoffmann2022": _centred(1.69, 406.4, 410.7, 0.34, 0.28, 0.1, 0.3, 0.3, 0.03, 0.03),
+            "besiroglu2024": _centred(
+                1.817, 482.01, 2085.43, 0.348, 0.366, 0.052, 0.52, 1.24, 0.03, 0.042
+            ),
+            "muennighoff2023": _centred(
+                1.869, 520.8, 1487.7, 0.3527, 0.3527, 0.1, 0.3, 0.3, 0.03, 0.03
+            ),
         }
 
     def location(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:

@@ -47,6 +47,12 @@ class DataConstrainedLaw(Law):
             "R_D_star": Prior("LogNormal", mu=2.7, sigma=1.5),
         }
 
+    def literature_priors(self) -> dict[str, dict[str, Prior]]:
+        """``muennighoff2023``: the paper's constants (E=1.869, A=520.8, B=1487.7,
+        alpha=beta=0.3527) with the hoffmann2022 widths, and R_D* ~ LogNormal(log 15.4, 0.5)."""
+        base = ChinchillaLaw().literature_priors()["muennighoff2023"]
+        return {"muennighoff2023": {**base, "R_D_star": Prior("LogNormal", mu=2.734, sigma=0.5)}}
+
     def location(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
         repeats = xp.exp(raw_log(logx, K.D) - raw_log(logx, UNIQUE_TOKENS)) - 1.0
         r_star = p["R_D_star"]

@@ -1,0 +1,59 @@
+"""Model comparison by PSIS-LOO (ArviZ), with Pareto-k diagnostics passed on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ConfigError
+from .fit import Fit, observed_name
+
+__all__ = ["compare", "PARETO_K_BAD"]
+
+PARETO_K_BAD = 0.7  #: Pareto k above which PSIS-LOO's estimate for a run is unreliable
+
+
+def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
+    """Rank fitted laws by expected log predictive density (PSIS-LOO), best first.
+
+    Parameters
+    ----------
+    fits
+        Name -> fit; every fit must be conditioned on the same runs, with the same
+        observation scale (a log-loss law cannot be compared with a score law).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ArviZ's comparison table (``rank``, ``elpd_loo``, ``p_loo``, ``elpd_diff``, ``weight``,
+        ``se``, ``dse``, ``warning``) plus ``law`` and ``pareto_k_bad`` (runs with k > 0.7).
+        A difference is meaningful when ``elpd_diff`` is several times ``dse``.
+
+    Warns
+    -----
+    UserWarning
+        ArviZ's own warning when Pareto k values are high (the LOO estimate is then unreliable;
+        ``pareto_k_bad`` counts the runs concerned).
+    """
+    import arviz as az
+
+    if len(fits) < 2:
+        raise ConfigError("compare needs at least two fits")
+    if len({f.law.observation for f in fits.values()}) > 1:
+        raise ConfigError("fits model different observation scales (log loss vs score)")
+    observed = [np.asarray(f.idata.observed_data[observed_name(f.law)]) for f in fits.values()]
+    if any(o.shape != observed[0].shape or not np.array_equal(o, observed[0]) for o in observed):
+        raise ConfigError(
+            "fits were conditioned on different runs and cannot be compared: "
+            + ", ".join(f"{n}: {len(f.runs)} runs" for n, f in fits.items())
+        )
+    table = az.compare({name: f.idata for name, f in fits.items()}, ic="loo")
+    bad = {}
+    for name, f in fits.items():
+        loo = az.loo(f.idata, pointwise=True)
+        bad[name] = int(np.sum(np.asarray(loo.pareto_k) > PARETO_K_BAD))
+    table["law"] = [fits[name].law.name for name in table.index]
+    table["pareto_k_bad"] = [bad[name] for name in table.index]
+    return table
