@@ -95,7 +95,6 @@ def test_datablations_prefers_data_constrained(datablations):
 def test_literature_priors_and_prior_predictive(chinchilla_runs):
     law = bs.ChinchillaLaw(priors="hoffmann2022")
     assert law.priors["alpha"].parameters["mu"] == 0.34
-    assert bs.load_fit  # noqa: B018 - the named set round-trips through to_dict below
     from bayescale.laws import law_from_dict
 
     assert law_from_dict(json.loads(json.dumps(law.to_dict()))) == law
@@ -104,9 +103,10 @@ def test_literature_priors_and_prior_predictive(chinchilla_runs):
     wide = bs.ChinchillaLaw().prior_predictive(chinchilla_runs, draws=400, seed=1)
     tight = law.prior_predictive(chinchilla_runs, draws=400, seed=1)
     assert wide.prior_predictive["loss"].dims == ("chain", "draw", "run")
-    spread = lambda pp: float(
-        np.subtract(*np.quantile(np.log(pp.prior_predictive["loss"]), [0.95, 0.05]))
-    )  # noqa: E731
+
+    def spread(pp):
+        return float(np.subtract(*np.quantile(np.log(pp.prior_predictive["loss"]), [0.95, 0.05])))
+
     assert spread(tight) < spread(wide) / 3
     # Hoffmann's own law evaluated on the runs lies inside the tight prior predictive band.
     truth = bs.ChinchillaLaw().predict(HOFFMANN, N=chinchilla_runs["N"], D=chinchilla_runs["D"])
