@@ -52,6 +52,10 @@ def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.
     logx = {x: xr.DataArray(np.log(runs[x].to_numpy(float)), dims=K.RUN) for x in law.inputs}
     y = xr.DataArray(law.to_observed(runs[law.target].to_numpy(float)), dims=K.RUN)
     params = {name: posterior[name] for name in law.sampled_params}
+    if K.GROUP in posterior.dims:  # each run takes its group's parameters
+        codes = {g: i for i, g in enumerate(posterior[K.GROUP].values.astype(str))}
+        idx = xr.DataArray(runs[K.GROUP].astype(str).map(codes).to_numpy(), dims=K.RUN)
+        params = {n: v.isel({K.GROUP: idx}) if K.GROUP in v.dims else v for n, v in params.items()}
     p = law.numpy_params(params)
     mu = law.location(p, logx, np)
     return law.likelihood.logpdf(y, mu, p).transpose(..., K.RUN)
@@ -104,17 +108,24 @@ class Fit:
         settings: Mapping[str, Any],
         excluded: pd.DataFrame,
         whitening: Mapping[str, Any] | None = None,
+        groups: list[str] | None = None,
     ) -> Fit:
         """Assemble the InferenceData of a finished sampler run and check its diagnostics."""
         import arviz as az
 
-        posterior = xr.Dataset(
-            {name: (("chain", "draw"), posterior[name].to_numpy()) for name in law.sampled_params},
-            coords={
-                K.CHAIN: np.arange(posterior.sizes[K.CHAIN]),
-                K.DRAW: np.arange(posterior.sizes[K.DRAW]),
-            },
-        )
+        names = (*law.sampled_params, *law.hyper_params)
+        coords = {
+            K.CHAIN: np.arange(posterior.sizes[K.CHAIN]),
+            K.DRAW: np.arange(posterior.sizes[K.DRAW]),
+        }
+        if law.grouped:
+            coords[K.GROUP] = list(groups or [])
+        variables = {}
+        for name in names:
+            values = posterior[name].to_numpy()
+            dims = (K.CHAIN, K.DRAW, K.GROUP) if values.ndim == 3 else (K.CHAIN, K.DRAW)
+            variables[name] = (dims, values)
+        posterior = xr.Dataset(variables, coords=coords)
         for name, value in law.derived(posterior).items():
             posterior[name] = value
         run = np.arange(len(runs))
@@ -140,7 +151,7 @@ class Fit:
         idata.posterior.attrs.update(
             {"law": law.name, "bayescale_version": versions()["bayescale"]}
         )
-        diagnostics = diagnose(idata, law.sampled_params)
+        diagnostics = diagnose(idata, names)
         warn_if_untrustworthy(diagnostics, stacklevel=5)
         info = {
             "source": runs.attrs.get("source", "<DataFrame>"),
@@ -186,20 +197,24 @@ class Fit:
         ess_b, ess_t = az.ess(post, method="bulk"), az.ess(post, method="tail")
         rows = []
         for name in self.params:
-            x = post[name].to_numpy().ravel()
-            rows.append(
-                {
-                    "param": name,
-                    "mean": x.mean(),
-                    "sd": x.std(ddof=1),
-                    "median": np.median(x),
-                    "lower": np.quantile(x, q),
-                    "upper": np.quantile(x, 1 - q),
-                    "r_hat": float(rhat[name]) if rhat is not None else np.nan,
-                    "ess_bulk": float(ess_b[name]),
-                    "ess_tail": float(ess_t[name]),
-                }
-            )
+            cells = [({}, name)]
+            if K.GROUP in post[name].dims:
+                cells = [({K.GROUP: g}, f"{name}[{g}]") for g in post[K.GROUP].values]
+            for sel, label in cells:
+                x = post[name].sel(sel).to_numpy().ravel()
+                rows.append(
+                    {
+                        "param": label,
+                        "mean": x.mean(),
+                        "sd": x.std(ddof=1),
+                        "median": np.median(x),
+                        "lower": np.quantile(x, q),
+                        "upper": np.quantile(x, 1 - q),
+                        "r_hat": float(rhat[name].sel(sel)) if rhat is not None else np.nan,
+                        "ess_bulk": float(ess_b[name].sel(sel)),
+                        "ess_tail": float(ess_t[name].sel(sel)),
+                    }
+                )
         table = pd.DataFrame(rows).set_index("param")
         table.attrs["interval"] = interval
         return table

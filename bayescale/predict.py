@@ -58,9 +58,25 @@ def _pair(N: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
     return n.astype(float), d.astype(float)
 
 
-def _draws(fit: Fit) -> dict[str, np.ndarray]:
-    """Posterior draws flattened to shape (S, 1), ready to broadcast against (M,) inputs."""
+def _select(fit: Fit, group: str | None) -> xr.Dataset:
+    """The posterior, restricted to one group's parameters for a grouped (pooled) fit."""
     post = fit.posterior
+    if K.GROUP not in post.dims:
+        if group is not None:
+            raise ConfigError(f"group={group!r} given, but the fit has no group-level parameters")
+        return post
+    names = [str(g) for g in post[K.GROUP].values]
+    if group is None or str(group) not in names:
+        raise ConfigError(
+            f"this fit has parameters per group: pass group= one of {names[:10]}"
+            + (" ..." if len(names) > 10 else "")
+        )
+    return post.sel({K.GROUP: str(group)})
+
+
+def _draws(fit: Fit, group: str | None = None) -> dict[str, np.ndarray]:
+    """Posterior draws flattened to shape (S, 1), ready to broadcast against (M,) inputs."""
+    post = _select(fit, group)
     return {
         name: post[name].to_numpy().reshape(-1, 1)
         for name in fit.law.sampled_params
@@ -136,10 +152,10 @@ def _law_loss(
 
 
 # ---------------------------------------------------------------------------- loss
-def loss_draws(fit: Fit, N: Any, D: Any) -> xr.DataArray:
+def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArray:
     """The law's loss at each (N, D) for every posterior draw, dims (chain, draw, point)."""
     n, d = _pair(N, D)
-    post = fit.posterior
+    post = _select(fit, group)
     params = {name: post[name] for name in fit.law.sampled_params}
     loss = fit.law.predict(
         params, **_inputs(fit, xr.DataArray(n, dims="point"), xr.DataArray(d, dims="point"))
@@ -159,6 +175,7 @@ def predict_loss(
     N: Any,
     D: Any,
     *,
+    group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
     target: float | None = None,
     max_extrapolation: float = MAX_EXTRAPOLATION,
@@ -196,7 +213,7 @@ def predict_loss(
     interval = _check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
-    p = _draws(fit)
+    p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d, k)
     new = _noisy(fit, p, loss, _rng(fit, seed))
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
@@ -210,7 +227,7 @@ def predict_loss(
 
 
 def prob_loss_below(
-    fit: Fit, N: Any, D: Any, target: float, *, seed: int | None = None
+    fit: Fit, N: Any, D: Any, target: float, *, group: str | None = None, seed: int | None = None
 ) -> pd.DataFrame:
     """Probability that a run at (N, D) ends below ``target``.
 
@@ -221,7 +238,7 @@ def prob_loss_below(
     t = _positive("target", target)
     if t.size != 1:
         raise ConfigError("target must be a single loss value")
-    p = _draws(fit)
+    p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d)
     new = _noisy(fit, p, loss, _rng(fit, seed))
     return pd.DataFrame(
@@ -236,14 +253,17 @@ def prob_loss_below(
 
 
 # ------------------------------------------------------------------------ allocation
-def allocation_exponents(fit: Fit, interval: float = K.DEFAULT_INTERVAL) -> pd.DataFrame:
+def allocation_exponents(
+    fit: Fit, interval: float = K.DEFAULT_INTERVAL, group: str | None = None
+) -> pd.DataFrame:
     """Exponents ``a`` (N* ~ C^a) and ``b`` (D* ~ C^b): rows a, b; columns median, lower, upper."""
     interval = _check_interval(interval)
     rows = {}
+    post = _select(fit, group)
     for name in ("a", "b"):
-        if name not in fit.posterior:
+        if name not in post:
             raise ConfigError(f"the {fit.law.name} law has no allocation exponents")
-        med, lo, hi = _quantiles(fit.posterior[name].to_numpy().reshape(-1, 1), interval)
+        med, lo, hi = _quantiles(post[name].to_numpy().reshape(-1, 1), interval)
         rows[name] = {"median": med[0], "lower": lo[0], "upper": hi[0]}
     out = pd.DataFrame(rows).T
     out.attrs["interval"] = interval
@@ -254,6 +274,7 @@ def optimal_allocation(
     fit: Fit,
     compute: Any,
     *,
+    group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
     k: float = K.FLOPS_PER_PARAM_TOKEN,
     max_extrapolation: float = MAX_EXTRAPOLATION,
@@ -271,13 +292,13 @@ def optimal_allocation(
     """
     interval = _check_interval(interval)
     c = _positive("compute", compute)
-    out = fit.law.optimal_allocation(_draws(fit), c, k=k)
+    out = fit.law.optimal_allocation(_draws(fit, group), c, k=k)
     table: dict[str, Any] = {K.COMPUTE: c}
     for name in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
         _add(table, name, out[name], interval)
     table.update(_extrapolation(fit, None, None, c, max_extrapolation))
     frame = _frame(table, interval)
-    exps = allocation_exponents(fit, interval)
+    exps = allocation_exponents(fit, interval, group)
     frame.attrs["a"] = exps.loc["a"].to_dict()
     frame.attrs["b"] = exps.loc["b"].to_dict()
     return frame
@@ -287,6 +308,7 @@ def compute_for_loss(
     fit: Fit,
     target: Any,
     *,
+    group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
     k: float = K.FLOPS_PER_PARAM_TOKEN,
 ) -> pd.DataFrame:
@@ -298,7 +320,7 @@ def compute_for_loss(
     """
     interval = _check_interval(interval)
     t = _positive("target", target)
-    out = fit.law.compute_for_loss(_draws(fit), t, k=k)
+    out = fit.law.compute_for_loss(_draws(fit, group), t, k=k)
     table: dict[str, Any] = {"target": t, "prob_unreachable": 1.0 - out["reachable"].mean(axis=0)}
     for name in ("compute", "N_opt", "D_opt"):
         _add(table, name, out[name], interval)
@@ -312,6 +334,7 @@ def expected_gain(
     D: Any,
     factor: float,
     *,
+    group: str | None = None,
     along: str = "N",
     interval: float = K.DEFAULT_INTERVAL,
     k: float = K.FLOPS_PER_PARAM_TOKEN,
@@ -329,7 +352,7 @@ def expected_gain(
         raise ConfigError("factor must be a single number")
     if along not in ("N", "D", "C"):
         raise ConfigError(f"along must be 'N', 'D' or 'C', got {along!r}")
-    p = _draws(fit)
+    p = _draws(fit, group)
     before = _law_loss(fit, p, n, d)
     if along == "N":
         after = _law_loss(fit, p, n * f, d)
@@ -350,6 +373,7 @@ def suboptimality(
     N: Any,
     D: Any,
     *,
+    group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
     k: float = K.FLOPS_PER_PARAM_TOKEN,
 ) -> pd.DataFrame:
@@ -362,7 +386,7 @@ def suboptimality(
     interval = _check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
-    p = _draws(fit)
+    p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d)
     loss_opt = fit.law.optimal_allocation(p, c, k=k)["loss_opt"]
     c_eff = fit.law.compute_for_loss(p, loss, k=k)["compute"]

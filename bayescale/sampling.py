@@ -63,44 +63,84 @@ def _centred_inputs(law: Law) -> tuple[str, ...]:
     return tuple(dict.fromkeys(x for _, x in law.amplitudes.values()))
 
 
-def build_model(law: Law):
+def _slots(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
+    """Layout of the unconstrained vector: (kind, name, size) in sampling order.
+
+    kinds: ``scalar`` (one value), ``group`` (one per group), ``hyper`` (a population
+    parameter), ``z`` (standardised group offsets of a partially pooled exponent,
+    non-centred: ``log alpha_g = alpha_mu + alpha_tau * z_g``).
+    """
+    slots: list[tuple[str, str, int]] = []
+    for name in law.sampled_params:
+        if name in law.pooled_exponents:
+            slots += [
+                ("hyper", f"{name}_mu", 1),
+                ("hyper", f"{name}_tau", 1),
+                ("z", name, n_groups),
+            ]
+        elif law.grouped and name in law.params:
+            slots.append(("group", name, n_groups))
+        else:
+            slots.append(("scalar", name, 1))
+    return slots
+
+
+def build_model(law: Law, n_groups: int = 1):
     """Build the (centred, whitened) PyMC model of ``law`` with placeholder data.
 
-    Free variable: ``w`` (one coordinate per sampled parameter). Deterministics: each named
-    parameter. Data: ``logx_<input>``, ``centre_<input>``, ``y`` (log target), ``loc``, ``chol``.
+    Free variable: ``w``, the whitened unconstrained coordinates (see :func:`_slots`).
+    Deterministics: each named parameter (a vector over groups when the law is grouped) and the
+    population parameters. Data: ``logx_<input>``, ``centre_<input>``, ``y`` (target on the
+    observation scale), ``group_idx``, ``loc``, ``chol``.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
-    names = law.sampled_params
-    k = len(names)
+    slots = _slots(law, n_groups)
+    k = sum(size for _, _, size in slots)
     centred = _centred_inputs(law)
     with pm.Model() as model:
         logx = {x: pm.Data(f"logx_{x}", np.zeros(2)) for x in law.inputs}
         centre = {x: pm.Data(f"centre_{x}", 0.0) for x in centred}
         y = pm.Data("y", np.zeros(2))
+        gidx = pm.Data("group_idx", np.zeros(2, dtype="int64")) if law.grouped else None
         loc = pm.Data("loc", np.zeros(k))
         chol = pm.Data("chol", np.eye(k))
         w = pm.Flat("w", shape=k)
         u = loc + pt.dot(chol, w)
 
+        seg: dict[str, Any] = {}
+        offset = 0
+        for kind, name, size in slots:
+            seg[name] = u[offset] if kind in ("scalar", "hyper") else u[offset : offset + size]
+            offset += size
+
         values: dict[str, Any] = {}
         logps = []
-        for i, name in enumerate(names):
-            if name not in law.amplitudes:
-                values[name], lp = unconstrained_prior(law.priors[name], u[i])
-                logps.append(lp)
-        for i, name in enumerate(names):
+        for kind, name, _ in slots:  # everything but amplitudes and pooled exponents
+            if kind in ("scalar", "group", "hyper") and name not in law.amplitudes:
+                values[name], lp = unconstrained_prior(law.priors[name], seg[name])
+                logps.append(pt.sum(lp))
+        for kind, name, _ in slots:  # non-centred population of log exponents
+            if kind == "z":
+                logps.append(pt.sum(-0.5 * seg[name] ** 2))
+                values[name] = pt.exp(values[f"{name}_mu"] + values[f"{name}_tau"] * seg[name])
+        for _, name, _ in slots:
             if name in law.amplitudes:
                 exponent, x = law.amplitudes[name]
-                values["log_" + name] = u[i]  # log of the term at the centre of the data
-                log_amp = u[i] + values[exponent] * centre[x]
+                values["log_" + name] = seg[name]  # log of the term at the centre of the data
+                log_amp = seg[name] + values[exponent] * centre[x]
                 values[name] = pt.exp(log_amp)
-                logps.append(prior_logp(law.priors[name], values[name]) + log_amp)
+                logps.append(pt.sum(prior_logp(law.priors[name], values[name]) + log_amp))
         pm.Potential("log_prior", pt.sum(pt.stack(logps)))
-        for name in names:
+        for name in (*law.sampled_params, *law.hyper_params):
             pm.Deterministic(name, values[name])
 
+        if law.grouped:  # each run sees its group's parameters
+            for name in law.params:
+                values[name] = values[name][gidx]
+                if name in law.amplitudes:
+                    values["log_" + name] = values["log_" + name][gidx]
         mu = law.location(values, {**logx, **{f"centre_{x}": c for x, c in centre.items()}}, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
     return model
@@ -126,29 +166,47 @@ def build_naive_model(law: Law, runs: pd.DataFrame):
     return model
 
 
-def _model(law: Law):
-    key = law.cache_key()
+def _key(law: Law, n_groups: int) -> str:
+    return law.cache_key() + (f"|groups={n_groups}" if law.grouped else "")
+
+
+def _model(law: Law, n_groups: int = 1):
+    key = _key(law, n_groups)
     if key not in _MODELS:
         with _quiet():
-            _MODELS[key] = build_model(law)
+            _MODELS[key] = build_model(law, n_groups)
     return _MODELS[key]
 
 
-def _compiled(law: Law) -> tuple[Any, float]:
-    key = law.cache_key()
+def _compiled(law: Law, n_groups: int = 1) -> tuple[Any, float]:
+    key = _key(law, n_groups)
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     import nutpie
 
     t0 = time.perf_counter()
     with _quiet():
-        compiled = nutpie.compile_pymc_model(_model(law))
+        compiled = nutpie.compile_pymc_model(_model(law, n_groups))
     _COMPILED[key] = compiled
     return compiled, time.perf_counter() - t0
 
 
-def _data(law: Law, runs: pd.DataFrame) -> dict[str, np.ndarray]:
+def group_names(law: Law, runs: pd.DataFrame) -> list[str]:
+    """Sorted group labels of a grouped law's runs (one entry, "all", otherwise)."""
+    if not law.grouped:
+        return ["all"]
+    if K.GROUP not in runs.columns:
+        raise DataError(
+            f"pooling={law.pooling!r} needs a 'group' column (or --group-column) in the runs"
+        )
+    return sorted(runs[K.GROUP].astype(str).unique())
+
+
+def _data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
     data = {"y": law.to_observed(runs[law.target].to_numpy(float))}
+    if law.grouped:
+        codes = {g: i for i, g in enumerate(groups)}
+        data["group_idx"] = runs[K.GROUP].astype(str).map(codes).to_numpy("int64")
     centred = _centred_inputs(law)
     for x in law.inputs:
         logx = np.log(runs[x].to_numpy(float))
@@ -160,26 +218,32 @@ def _data(law: Law, runs: pd.DataFrame) -> dict[str, np.ndarray]:
     return data
 
 
-def _initial_loc(law: Law, runs: pd.DataFrame) -> np.ndarray:
+def _initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
     """A sensible start for the pilot: prior medians, and an even split of the loss."""
+    loc: list[float] = []
+    typical = float(np.median(runs[law.target]))
+    for kind, name, size in _slots(law, n_groups):
+        if kind == "z":
+            value = 0.0
+        elif name in law.amplitudes:
+            value = float(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
+        else:
+            value = _prior_median_unconstrained(law.priors[name])
+        loc += [value] * size
+    return np.asarray(loc)
+
+
+def _prior_median_unconstrained(prior) -> float:
     import pymc as pm
     from pymc.distributions.transforms import _default_transform
 
-    loc = []
-    typical = float(np.median(runs[law.target]))
-    for name in law.sampled_params:
-        if name in law.amplitudes:
-            loc.append(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
-            continue
-        prior = law.priors[name]
-        dist = prior.pymc_distribution.dist(**prior.parameters)
-        # FAST_COMPILE: pure-Python evaluation, no C compilation for a handful of numbers.
-        median = np.median(pm.draw(dist, draws=201, random_seed=0, mode="FAST_COMPILE"))
-        transform = _default_transform(dist.owner.op, dist)
-        if transform is not None:
-            median = transform.forward(median, *dist.owner.inputs).eval(mode="FAST_COMPILE")
-        loc.append(float(median))
-    return np.asarray(loc)
+    dist = prior.pymc_distribution.dist(**prior.parameters)
+    # FAST_COMPILE: pure-Python evaluation, no C compilation for a handful of numbers.
+    median = np.median(pm.draw(dist, draws=201, random_seed=0, mode="FAST_COMPILE"))
+    transform = _default_transform(dist.owner.op, dist)
+    if transform is not None:
+        median = transform.forward(median, *dist.owner.inputs).eval(mode="FAST_COMPILE")
+    return float(median)
 
 
 def _check_settings(draws, tune, chains, sampler, target_accept, cores) -> None:
@@ -195,7 +259,20 @@ def _check_settings(draws, tune, chains, sampler, target_accept, cores) -> None:
 
 
 def _run(
-    law, sampler, data, loc, chol, *, draws, tune, chains, cores, seed, target_accept, progress
+    law,
+    sampler,
+    data,
+    loc,
+    chol,
+    *,
+    draws,
+    tune,
+    chains,
+    cores,
+    seed,
+    target_accept,
+    progress,
+    n_groups=1,
 ):
     """One sampler run; returns (posterior Dataset of w and named params, sample_stats)."""
     settings = dict(loc=loc, chol=chol, **data)
@@ -203,7 +280,7 @@ def _run(
         if sampler == "nutpie":
             import nutpie
 
-            compiled, _ = _compiled(law)
+            compiled, _ = _compiled(law, n_groups)
             idata = nutpie.sample(
                 compiled.with_data(**settings),
                 draws=draws,
@@ -218,7 +295,7 @@ def _run(
         else:
             import pymc as pm
 
-            model = _model(law)
+            model = _model(law, n_groups)
             with model:
                 pm.set_data(settings)
                 idata = pm.sample(
@@ -290,13 +367,15 @@ def fit_law(
     pilot_seed, main_seed = np.random.SeedSequence(int(seed)).generate_state(2)
     cores = cores or min(chains, os.cpu_count() or 1)
 
-    data = _data(law, runs)
+    groups = group_names(law, runs)
+    n_groups = len(groups)
+    data = _data(law, runs, groups)
     timing = {"compile_s": 0.0}
     if sampler == "nutpie":
-        _, timing["compile_s"] = _compiled(law)
+        _, timing["compile_s"] = _compiled(law, n_groups)
 
-    k = len(law.sampled_params)
-    loc0 = _initial_loc(law, runs)
+    loc0 = _initial_loc(law, runs, n_groups)
+    k = len(loc0)
     t0 = time.perf_counter()
     pilot, _ = _run(
         law,
@@ -311,6 +390,7 @@ def fit_law(
         seed=pilot_seed,
         target_accept=target_accept,
         progress=False,
+        n_groups=n_groups,
     )
     loc, chol = _whitening(pilot["w"].to_numpy(), loc0)
     t1 = time.perf_counter()
@@ -327,6 +407,7 @@ def fit_law(
         seed=main_seed,
         target_accept=target_accept,
         progress=progress,
+        n_groups=n_groups,
     )
     timing["pilot_s"] = t1 - t0
     timing["sampling_s"] = time.perf_counter() - t1
@@ -345,8 +426,9 @@ def fit_law(
     return Fit.from_samples(
         law,
         runs,
-        posterior[list(law.sampled_params)],
+        posterior[[*law.sampled_params, *law.hyper_params]],
         stats,
+        groups=groups,
         settings=settings,
         excluded=excluded,
         whitening={"loc": loc.tolist(), "chol": chol.tolist()},

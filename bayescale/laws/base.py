@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Law", "register_law", "law_from_dict", "make_law", "raw_log", "LAWS"]
 
 LAWS: dict[str, type[Law]] = {}
+POOLING = ("complete", "partial", "none")
 
 
 def register_law(cls: type[Law]) -> type[Law]:
@@ -49,6 +50,12 @@ class Law:
         ``"studentt"`` (default) or ``"normal"``, or a :class:`~bayescale.likelihood.Likelihood`.
     nu
         Student-t degrees of freedom (``None``: sampled).
+    pooling
+        With a ``group`` column: ``"complete"`` (default; one set of parameters for all runs),
+        ``"none"`` (every law parameter per group, independent priors) or ``"partial"`` (per
+        group, with the exponents drawn from a shared population:
+        ``log alpha_g ~ Normal(alpha_mu, alpha_tau)``; amplitudes and E per group). The noise
+        model is shared by all groups.
     """
 
     #: Short name used by the CLI and in saved fits.
@@ -75,7 +82,11 @@ class Law:
         priors: Mapping[str, Any] | str | None = None,
         likelihood: str | Likelihood = "studentt",
         nu: float | None = 4.0,
+        pooling: str = "complete",
     ) -> None:
+        if pooling not in POOLING:
+            raise ConfigError(f"pooling must be one of {POOLING}, got {pooling!r}")
+        self.pooling = pooling
         if isinstance(priors, str):
             sets = self.literature_priors()
             if priors not in sets:
@@ -88,8 +99,7 @@ class Law:
             self.likelihood = Likelihood(
                 kind=likelihood, nu=nu if likelihood == "studentt" else None
             )
-        defaults = {**self.default_law_priors(), **self.likelihood.default_priors()}
-        self.priors: dict[str, Prior] = merge_priors(defaults, priors)
+        self.priors: dict[str, Prior] = merge_priors(self._defaults(), priors)
 
     # ----------------------------------------------------------------- description
     @classmethod
@@ -102,18 +112,35 @@ class Law:
         return {}
 
     @property
+    def grouped(self) -> bool:
+        """True when the law's parameters vary by group (pooling "none" or "partial")."""
+        return self.pooling != "complete"
+
+    @property
+    def pooled_exponents(self) -> tuple[str, ...]:
+        """Exponents partially pooled across groups (empty unless ``pooling="partial"``)."""
+        if self.pooling != "partial":
+            return ()
+        return tuple(dict.fromkeys(e for e, _ in self.amplitudes.values()))
+
+    @property
+    def hyper_params(self) -> tuple[str, ...]:
+        """Population-level parameters of a partially pooled law."""
+        return tuple(f"{e}_{h}" for e in self.pooled_exponents for h in ("mu", "tau"))
+
+    @property
     def sampled_params(self) -> tuple[str, ...]:
         """Every parameter the sampler draws: the law's, then the noise model's."""
         return (*self.params, *self.likelihood.noise_params)
 
     @property
     def n_free(self) -> int:
-        """Number of free parameters (fewer runs than this cannot be fitted)."""
+        """Free parameters per group (fewer runs than this cannot be fitted)."""
         return len(self.sampled_params)
 
     def options(self) -> dict[str, Any]:
         """Constructor options beyond priors and likelihood (saved with the fit)."""
-        return {}
+        return {"pooling": self.pooling} if self.grouped else {}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (name, options, priors, likelihood), enough to rebuild it."""
@@ -144,7 +171,13 @@ class Law:
         return f"{type(self).__name__}({opts}likelihood={lik_s}{extra})"
 
     def _defaults(self) -> dict[str, Prior]:
-        return {**self.default_law_priors(), **self.likelihood.default_priors()}
+        law = self.default_law_priors()
+        for e in self.pooled_exponents:
+            # The population of log exponents replaces the exponent's own prior.
+            del law[e]
+            law[f"{e}_mu"] = Prior("Normal", mu=float(np.log(0.35)), sigma=0.5)
+            law[f"{e}_tau"] = Prior("HalfNormal", sigma=0.3)
+        return {**law, **self.likelihood.default_priors()}
 
     # ------------------------------------------------------------------- maths
     def to_observed(self, y: Any) -> Any:

@@ -63,7 +63,7 @@ class BrokenPowerLaw(Law):
         )
 
     def options(self) -> dict[str, Any]:
-        return {"variable": self.variable, "smoothness": self.smoothness}
+        return {**super().options(), "variable": self.variable, "smoothness": self.smoothness}
 
     def default_law_priors(self) -> dict[str, Prior]:
         return {

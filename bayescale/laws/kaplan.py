@@ -52,7 +52,7 @@ class _SingleFactor(Law):
         return f"L({x}) = {'E + ' if self.irreducible else ''}{a} / {x}^{e}"
 
     def options(self) -> dict[str, Any]:
-        return {"irreducible": self.irreducible}
+        return {**super().options(), "irreducible": self.irreducible}
 
     def default_law_priors(self) -> dict[str, Prior]:
         if self.irreducible:

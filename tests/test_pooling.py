@@ -1,0 +1,85 @@
+"""Pooled fits across groups: per-group parameters with named coords, partial pooling of the
+exponents, recovery of group-level truths, and the prediction layer per group."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.simulate import isoflop_design, simulate_runs
+
+GROUPS = {
+    "small-vocab": dict(E=1.8, A=400.0, B=1500.0, alpha=0.30, beta=0.34),
+    "big-vocab": dict(E=1.7, A=500.0, B=900.0, alpha=0.36, beta=0.30),
+    "code": dict(E=1.2, A=300.0, B=2500.0, alpha=0.33, beta=0.40),
+}
+
+
+@pytest.fixture(scope="module")
+def grouped_runs():
+    design = isoflop_design([1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21], 8)
+    law = bs.ChinchillaLaw()
+    parts = [
+        simulate_runs(law, {**p, "sigma": 0.01}, design, seed=i).assign(group=g)
+        for i, (g, p) in enumerate(GROUPS.items())
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def partial_fit(grouped_runs):
+    return bs.ChinchillaLaw(pooling="partial").fit(
+        grouped_runs, seed=2, draws=2000, target_accept=0.95
+    )
+
+
+def test_partial_pooling_recovers_groups(partial_fit):
+    fit = partial_fit
+    assert fit.diagnostics["ok"], fit.diagnostics["problems"]
+    post = fit.posterior
+    assert post["alpha"].dims == ("chain", "draw", "group")
+    assert sorted(post["group"].values) == sorted(GROUPS)
+    assert {"alpha_mu", "alpha_tau", "beta_mu", "beta_tau"} <= set(post.data_vars)
+    s = fit.summary(interval=0.95)
+    for g, truth in GROUPS.items():
+        for param, value in truth.items():
+            row = s.loc[f"{param}[{g}]"]
+            assert row["lower"] <= value <= row["upper"], (g, param, row)
+    # allocation exponent a per group, ordered as the truths are
+    a_true = {g: p["beta"] / (p["alpha"] + p["beta"]) for g, p in GROUPS.items()}
+    a_post = post["a"].median(("chain", "draw")).to_series()
+    assert list(a_post.sort_values().index) == sorted(a_true, key=a_true.get)
+
+
+def test_predictions_per_group(partial_fit):
+    with pytest.raises(bs.ConfigError, match="pass group="):
+        bs.predict_loss(partial_fit, 1e9, 2e10)
+    t = bs.optimal_allocation(partial_fit, 1e20, group="code")
+    assert np.isfinite(t["N_opt_median"][0])
+    a = bs.predict_loss(partial_fit, 1e9, 2e10, group="code")["loss_median"][0]
+    b = bs.predict_loss(partial_fit, 1e9, 2e10, group="small-vocab")["loss_median"][0]
+    assert a < b  # the code group has the lower irreducible loss
+
+
+def test_pooled_fit_round_trip_and_loo(partial_fit, tmp_path):
+    import arviz as az
+
+    loaded = bs.load_fit(partial_fit.save(tmp_path / "pooled"))
+    assert loaded.law.pooling == "partial"
+    assert list(loaded.posterior["group"].values) == list(partial_fit.posterior["group"].values)
+    assert np.isfinite(az.loo(loaded.idata).elpd_loo)
+
+
+def test_complete_pooling_ignores_groups_and_none_needs_column(grouped_runs, sim_runs):
+    with pytest.raises(bs.DataError, match="needs a 'group' column"):
+        bs.ChinchillaLaw(pooling="none").fit(sim_runs.drop(columns=[], errors="ignore"))
+    with pytest.raises(bs.ConfigError, match="pooling must be"):
+        bs.ChinchillaLaw(pooling="some")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        fit = bs.ChinchillaLaw().fit(grouped_runs, seed=1, draws=200, tune=300)
+    assert "group" not in fit.posterior.dims
