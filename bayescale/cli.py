@@ -33,6 +33,12 @@ class SamplerName(str, Enum):
     pymc = "pymc"
 
 
+class PoolingName(str, Enum):
+    complete = "complete"
+    partial = "partial"
+    none = "none"
+
+
 class LikelihoodName(str, Enum):
     studentt = "studentt"
     normal = "normal"
@@ -106,6 +112,12 @@ def fit(
     priors: Annotated[
         str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
     ] = None,
+    group_column: Annotated[
+        str | None, typer.Option(help="Column that groups the runs (read as 'group').")
+    ] = None,
+    pooling: Annotated[
+        PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
+    ] = PoolingName.complete,
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
     progress: Progress = None,
 ) -> None:
@@ -120,9 +132,21 @@ def fit(
             options["variable"] = variable
         if priors is not None:
             options["priors"] = priors
+        if pooling is not PoolingName.complete:
+            options["pooling"] = pooling.value
         model = make_law(law, **options)
+        table = runs
+        if group_column is not None:
+            from .data import load_runs
+
+            table = load_runs(
+                runs,
+                columns={"group": group_column},
+                target=model.target,
+                positive_target=model.observation == "log",
+            )
         result = model.fit(
-            runs,
+            table,
             draws=draws,
             tune=tune,
             chains=chains,
