@@ -39,11 +39,21 @@ def test_closed_form_matches_numeric_minimisation(k):
             method="bounded",
             options={"xatol": 1e-12, "maxiter": 2000},
         )
-        n_num = np.exp(res.x)
-        # The minimum is flat, so N is compared through the loss and loosely itself.
+        # The minimum is flat in N: the bounded minimiser pins the loss, a root of the
+        # derivative d L / d log N = -alpha A N^-alpha + beta B D^-beta pins N itself.
         assert out["loss_opt"][i] == pytest.approx(res.fun, rel=1e-6)
         assert out["loss_opt"][i] <= res.fun * (1 + 1e-12)
-        assert out["N_opt"][i] == pytest.approx(n_num, rel=1e-3)
+
+        def slope(log_n, pi=pi, c=c):
+            n = np.exp(log_n)
+            d = c / (k * n)
+            return (
+                -pi["alpha"] * pi["A"] * n ** -pi["alpha"] + pi["beta"] * pi["B"] * d ** -pi["beta"]
+            )
+
+        root = optimize.brentq(slope, np.log(1e-3), np.log(c / k / 1e-3), xtol=1e-14, rtol=1e-15)
+        assert out["N_opt"][i] == pytest.approx(np.exp(root), rel=1e-6)
+        assert out["N_opt"][i] == pytest.approx(np.exp(res.x), rel=1e-3)
         np.testing.assert_allclose(k * out["N_opt"][i] * out["D_opt"][i], c, rtol=1e-12)
 
 
