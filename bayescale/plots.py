@@ -1,0 +1,347 @@
+"""Publication-quality figures of fits and predictions (matplotlib).
+
+Every function takes a fit (and options), draws on ``ax`` (a new figure when ``None``) and returns
+the Axes, so figures compose in Jupyter and in reports. Log axes carry SI tick labels (1B, 10B),
+colours come from the Okabe-Ito colour-blind-safe palette, bands are posterior intervals (50% and
+90% by default) computed per draw. Save with ``fig.savefig(path, dpi=300)`` (PDF, SVG or PNG).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator
+
+from . import constants as K
+from . import predict as P
+from .fit import Fit, observed_name
+from .formatting import si
+
+__all__ = [
+    "PALETTE",
+    "plot_fit",
+    "plot_isoflop",
+    "plot_isoloss",
+    "plot_allocation",
+    "plot_residuals",
+    "plot_posterior_pairs",
+    "plot_compare",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+BANDS = (0.9, 0.5)
+
+
+def _axes(ax: Any) -> Any:
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.0), constrained_layout=True)
+    return ax
+
+
+def _tick(v: float) -> str:
+    """1M, 10B, 1T; powers of ten beyond 1e15 as 1e18."""
+    if v >= 1e16:
+        return f"1e{np.log10(v):.0f}" if np.isclose(np.log10(v) % 1, 0) else f"{v:.0e}"
+    return si(v, 3)
+
+
+def _si_axis(axis: Any) -> None:
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
+
+
+def _band(
+    ax, x, draws: np.ndarray, color: str, label: str | None, band_labels: bool = True
+) -> None:
+    """Median line and nested central bands of ``draws`` (draws x points)."""
+    for mass, alpha in zip(BANDS, (0.18, 0.32), strict=True):
+        q = (1 - mass) / 2
+        lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
+        ax.fill_between(
+            x,
+            lo,
+            hi,
+            color=color,
+            alpha=alpha,
+            linewidth=0,
+            label=f"{mass:.0%} interval" if label and band_labels else None,
+        )
+    ax.plot(x, np.median(draws, axis=0), color=color, lw=1.8, label=label)
+
+
+def _law_draws(fit: Fit, group: str | None = None) -> dict[str, np.ndarray]:
+    return P._draws(fit, group)
+
+
+def plot_fit(
+    fit: Fit,
+    *,
+    extrapolate_to: float | None = None,
+    ax: Any = None,
+    group: str | None = None,
+) -> Any:
+    """Runs and the fitted law against compute, with the posterior bands.
+
+    For laws with a compute-optimal frontier (Chinchilla) the curve is ``L*(C)``, the lowest
+    loss reachable at each compute; for a single-factor law it is the law in its own variable.
+    ``extrapolate_to`` extends the curve to that compute (or size), where the bands widen.
+    """
+    ax = _axes(ax)
+    law, runs = fit.law, fit.runs
+    x_name = K.C if (K.C in law.inputs or law.name in ("chinchilla",)) else law.inputs[0]
+    xs = runs[x_name].to_numpy(float)
+    hi = max(xs.max(), extrapolate_to or 0)
+    grid = np.geomspace(xs.min(), hi, 120)
+    p = _law_draws(fit, group)
+    if law.name == "chinchilla" and x_name == K.C:
+        curve = law.optimal_allocation(p, grid)["loss_opt"]
+        label = "compute-optimal loss L*(C)"
+    else:
+        curve = law.predict(p, **{x_name: grid})
+        label = f"law, {law.name}"
+    points = ax.scatter(
+        xs,
+        runs[law.target],
+        c=np.log10(runs[K.N]),
+        cmap="viridis",
+        s=14,
+        edgecolor="none",
+        alpha=0.8,
+        label="runs",
+    )
+    _band(ax, grid, curve, PALETTE[0], label)
+    if extrapolate_to and extrapolate_to > xs.max():
+        ax.axvline(xs.max(), color="0.5", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    _si_axis(ax.xaxis)
+    ax.set_xlabel({K.C: "training compute C [FLOPs]", K.N: "parameters N", K.D: "tokens D"}[x_name])
+    ax.set_ylabel(f"{law.target} [nats/token]" if law.target == K.LOSS else law.target)
+    ax.set_title(f"{law.formula}")
+    cbar = ax.figure.colorbar(points, ax=ax, pad=0.01)
+    cbar.set_label("log10 N")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def _budgets(runs, k: float) -> np.ndarray:
+    c = runs[K.C].to_numpy(float)
+    return np.unique(np.round(np.log10(c), 2))
+
+
+def plot_isoflop(
+    fit: Fit,
+    *,
+    budgets: Sequence[float] | None = None,
+    ax: Any = None,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    max_budgets: int = 8,
+) -> Any:
+    """IsoFLOP profiles: loss against N at fixed compute, with bands and the optimum's interval.
+
+    ``budgets`` default to the run budgets (at most ``max_budgets``, evenly chosen).
+    """
+    ax = _axes(ax)
+    runs, law = fit.runs, fit.law
+    if budgets is None:
+        logc = _budgets(runs, k)
+        pick = np.unique(
+            np.linspace(0, len(logc) - 1, min(max_budgets, len(logc))).round().astype(int)
+        )
+        budgets = 10 ** logc[pick]
+    p = _law_draws(fit)
+    alloc = P.optimal_allocation(fit, budgets, k=k, max_extrapolation=np.inf)
+    for i, c in enumerate(budgets):
+        color = PALETTE[i % len(PALETTE)]
+        n_grid = np.geomspace(runs[K.N].min() / 3, runs[K.N].max() * 3, 100)
+        loss = law.predict(p, **{K.N: n_grid, K.D: c / (k * n_grid)})
+        _band(ax, n_grid, loss, color, f"C = {c:.2g}", band_labels=False)
+        near = np.isclose(np.log10(runs[K.C]), np.log10(c), atol=0.02)
+        ax.scatter(runs.loc[near, K.N], runs.loc[near, law.target], color=color, s=12, zorder=3)
+        row = alloc.iloc[i]
+        ax.errorbar(
+            row["N_opt_median"],
+            row["loss_opt_median"],
+            xerr=[
+                [row["N_opt_median"] - row["N_opt_lower"]],
+                [row["N_opt_upper"] - row["N_opt_median"]],
+            ],
+            fmt="D",
+            color=color,
+            ms=5,
+            mec="k",
+            capsize=2,
+            zorder=4,
+        )
+    ax.set_xscale("log")
+    _si_axis(ax.xaxis)
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("loss [nats/token]")
+    ax.set_title("IsoFLOP profiles (diamonds: optimal N with 90% interval)")
+    lo, hi = np.quantile(runs[law.target], [0.0, 0.95])
+    ax.set_ylim(lo - 0.05 * (hi - lo), hi)
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    return ax
+
+
+def plot_isoloss(
+    fit: Fit,
+    *,
+    ax: Any = None,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    levels: int = 10,
+) -> Any:
+    """IsoLoss contours of the median law in the (N, D) plane, the efficient frontier with its
+    90% band, and iso-FLOP lines."""
+    ax = _axes(ax)
+    runs, law = fit.runs, fit.law
+    n = np.geomspace(runs[K.N].min() / 3, runs[K.N].max() * 30, 80)
+    d = np.geomspace(runs[K.D].min() / 3, runs[K.D].max() * 30, 80)
+    nn, dd = np.meshgrid(n, d)
+    med = {name: float(np.median(fit.posterior[name])) for name in law.sampled_params}
+    loss = law.predict(med, **{K.N: nn, K.D: dd})
+    cs = ax.contour(nn, dd, loss, levels=levels, cmap="viridis_r", linewidths=0.9)
+    ax.clabel(cs, fontsize=7, fmt="%.2f")
+    c_grid = np.geomspace(k * n.min() * d.min(), k * n.max() * d.max(), 60)
+    alloc = P.optimal_allocation(fit, c_grid, k=k, max_extrapolation=np.inf)
+    ax.plot(
+        alloc["N_opt_median"],
+        alloc["D_opt_median"],
+        color=PALETTE[3],
+        lw=2,
+        label="efficient frontier",
+    )
+    ax.fill_betweenx(
+        alloc["D_opt_median"],
+        alloc["N_opt_lower"],
+        alloc["N_opt_upper"],
+        color=PALETTE[3],
+        alpha=0.25,
+        linewidth=0,
+        label="90% interval of N*",
+    )
+    for c in 10.0 ** np.arange(np.ceil(np.log10(c_grid[0])), np.log10(c_grid[-1]), 2):
+        ax.plot(n, c / (k * n), color="0.6", lw=0.6, ls="--")
+    ax.scatter(runs[K.N], runs[K.D], s=8, color="k", alpha=0.5, label="runs")
+    ax.set(xscale="log", yscale="log", xlim=(n[0], n[-1]), ylim=(d[0], d[-1]))
+    _si_axis(ax.xaxis)
+    _si_axis(ax.yaxis)
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("tokens D")
+    ax.set_title("IsoLoss contours (dashed: iso-FLOP lines, every 100x)")
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    return ax
+
+
+def plot_allocation(
+    fit: Fit,
+    *,
+    compute: Sequence[float] | None = None,
+    axes: Any = None,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+) -> Any:
+    """Compute-optimal N*(C), D*(C) and tokens per parameter, fan charts, with reference lines
+    for Chinchilla's 20 tokens/parameter and Kaplan's allocation (N* ~ C^0.73)."""
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    runs = fit.runs
+    c = (
+        np.asarray(compute)
+        if compute is not None
+        else np.geomspace(runs[K.C].min(), runs[K.C].max() * 1e4, 80)
+    )
+    out = fit.law.optimal_allocation(_law_draws(fit), c, k=k)
+    ax = axes[0]
+    _band(ax, c, out["N_opt"], PALETTE[0], "N*")
+    _band(ax, c, out["D_opt"], PALETTE[1], "D*", band_labels=False)
+    n_mid = float(np.median(out["N_opt"][:, len(c) // 2]))
+    ax.plot(
+        c,
+        n_mid * (c / c[len(c) // 2]) ** 0.73,
+        color="0.4",
+        ls="--",
+        lw=1,
+        label="Kaplan: N* ~ C^0.73",
+    )
+    ax.set(xscale="log", yscale="log")
+    _si_axis(ax.xaxis)
+    _si_axis(ax.yaxis)
+    ax.set_xlabel("training compute C [FLOPs]")
+    ax.set_ylabel("parameters / tokens")
+    ax.set_title("Compute-optimal allocation")
+    ax.legend(frameon=False, fontsize=8)
+    ax = axes[1]
+    _band(ax, c, out["tokens_per_param"], PALETTE[2], "D*/N*")
+    ax.axhline(20, color="0.4", ls="--", lw=1, label="Chinchilla: 20 tokens/param")
+    ax.set_xscale("log")
+    _si_axis(ax.xaxis)
+    ax.set_xlabel("training compute C [FLOPs]")
+    ax.set_ylabel("tokens per parameter")
+    ax.set_title("Tokens per parameter")
+    ax.axvline(runs[K.C].max(), color="0.5", lw=0.8, ls=":")
+    ax.legend(frameon=False, fontsize=8)
+    return axes
+
+
+def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
+    """Posterior-predictive check: residuals on the observation scale against compute,
+    with each run's 90% posterior-predictive interval."""
+    ax = _axes(ax)
+    law, runs = fit.law, fit.runs
+    inputs = {x: runs[x].to_numpy(float) for x in law.inputs}
+    p = _law_draws(fit) if not law.grouped else None
+    if p is None:
+        raise ValueError("plot_residuals takes fits without group-level parameters")
+    mu = law.to_observed(law.predict(p, **inputs))
+    rng = np.random.default_rng(fit.settings.get("seed", 0))
+    y_rep = law.likelihood.sample(rng, mu, law.numpy_params(p))
+    y = np.asarray(fit.idata.observed_data[observed_name(law)])
+    med = np.median(mu, axis=0)
+    lo, hi = np.quantile(y_rep - med, [0.05, 0.95], axis=0)
+    c = runs[K.C].to_numpy(float)
+    order = np.argsort(c)
+    ax.fill_between(
+        c[order],
+        lo[order],
+        hi[order],
+        color=PALETTE[0],
+        alpha=0.2,
+        linewidth=0,
+        label="90% predictive interval",
+    )
+    ax.scatter(c, y - med, s=12, color=PALETTE[3], label="runs")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    _si_axis(ax.xaxis)
+    ax.set_xlabel("training compute C [FLOPs]")
+    ax.set_ylabel("residual, log loss" if law.observation == "log" else f"residual, {law.target}")
+    ax.set_title("Posterior-predictive check")
+    ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_posterior_pairs(fit: Fit, var_names: Sequence[str] = ("alpha", "beta", "E")) -> Any:
+    """Pair plot of posterior draws (ArviZ ``plot_pair`` with marginal densities)."""
+    import arviz as az
+
+    names = [v for v in var_names if v in fit.posterior]
+    return az.plot_pair(
+        fit.idata,
+        var_names=names,
+        kind="scatter",
+        marginals=True,
+        scatter_kwargs={"alpha": 0.15, "color": PALETTE[0]},
+    )
+
+
+def plot_compare(table: Any, *, ax: Any = None) -> Any:
+    """ArviZ's comparison plot of a :func:`bayescale.compare` table."""
+    import arviz as az
+
+    ax = _axes(ax)
+    az.plot_compare(table.drop(columns=["law", "pareto_k_bad"], errors="ignore"), ax=ax)
+    ax.set_title("Model comparison (PSIS-LOO)")
+    return ax
