@@ -432,6 +432,33 @@ def target_cmd(
     typer.echo(f"P(target unreachable: E >= {loss:g}) = {r['prob_unreachable']:.3f}")
 
 
+class ReportFormat(str, Enum):
+    html = "html"
+    md = "md"
+
+
+@app.command()
+def report(
+    fit_dir: FitDir,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output file (html) or directory (md).")
+    ] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="html or md.")] = ReportFormat.html,
+    compute: Annotated[
+        list[float] | None, typer.Option("--compute", help="Budgets for the allocation table.")
+    ] = None,
+) -> None:
+    """Build a self-contained report of a fit (HTML with embedded figures, or Markdown + PNG)."""
+    with _library_calls():
+        from .fit import load_fit
+        from .report import write_report
+
+        fit = load_fit(fit_dir)
+        target = out or (fit_dir / ("report.html" if fmt is ReportFormat.html else "report"))
+        path = write_report(fit, target, fmt=fmt.value, compute=compute)
+    typer.echo(f"wrote {path}")
+
+
 def main() -> None:
     """Console entry point: usage errors become one line on stderr with exit code 2."""
     try:  # typer >= 0.2x vendors click; its exceptions derive from TyperException

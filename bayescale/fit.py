@@ -312,5 +312,7 @@ def load_fit(path: str | os.PathLike) -> Fit:
     if K.GROUP in runs.columns:
         runs[K.GROUP] = runs[K.GROUP].astype(str)
     data = meta.get("data", {})
+    if meta.get("command"):
+        data = {**data, "command": meta["command"]}
     runs.attrs.update({k: data[k] for k in ("source", "sha256") if data.get(k)})
     return Fit(law, runs, idata, meta.get("settings", {}), meta.get("diagnostics", {}), data)
