@@ -80,49 +80,85 @@ def _law_draws(fit: Fit, group: str | None = None) -> dict[str, np.ndarray]:
 def plot_fit(
     fit: Fit,
     *,
+    x: str | None = None,
+    color_by: str = K.N,
     extrapolate_to: float | None = None,
     ax: Any = None,
     group: str | None = None,
 ) -> Any:
-    """Runs and the fitted law against compute, with the posterior bands.
+    """Runs and the fitted law, with the posterior bands.
 
-    For laws with a compute-optimal frontier (Chinchilla) the curve is ``L*(C)``, the lowest
-    loss reachable at each compute; for a single-factor law it is the law in its own variable.
-    ``extrapolate_to`` extends the curve to that compute (or size), where the bands widen.
+    ``x`` is ``"C"`` (default for Chinchilla), ``"N"`` or ``"D"``. For Chinchilla the curve is
+    the compute-optimal frontier: ``L*(C)`` against C, or against ``N*(C)`` / ``D*(C)``; for a
+    single-factor law it is the law in its own variable. ``extrapolate_to`` extends the curve
+    to that value of ``x``, where the bands widen. Runs are coloured by ``log10 N``
+    (``color_by="N"``) or by ``"group"``.
     """
     ax = _axes(ax)
     law, runs = fit.law, fit.runs
-    x_name = K.C if (K.C in law.inputs or law.name in ("chinchilla",)) else law.inputs[0]
-    xs = runs[x_name].to_numpy(float)
+    frontier = law.name == "chinchilla"
+    if x is None:
+        x = K.C if (frontier or K.C in law.inputs) else law.inputs[0]
+    allowed = (K.C, K.N, K.D) if frontier else tuple(law.inputs)
+    if x not in allowed:
+        raise ValueError(f"x must be one of {allowed}, got {x!r}")
+    xs = runs[x].to_numpy(float)
     hi = max(xs.max(), extrapolate_to or 0)
     grid = np.geomspace(xs.min(), hi, 120)
     p = _law_draws(fit, group)
-    if law.name == "chinchilla" and x_name == K.C:
-        curve = law.optimal_allocation(p, grid)["loss_opt"]
-        label = "compute-optimal loss L*(C)"
+    if frontier:
+        c_grid = np.geomspace(runs[K.C].min() / 100, runs[K.C].max() * 1e3 * hi / xs.max(), 200)
+        alloc = law.optimal_allocation(p, c_grid)
+        path = {
+            K.C: np.broadcast_to(c_grid, alloc["N_opt"].shape),
+            K.N: alloc["N_opt"],
+            K.D: alloc["D_opt"],
+        }[x]
+        # per draw, the frontier's loss where its C (or N*, D*) equals each grid value
+        curve = np.stack(
+            [
+                np.interp(np.log(grid), np.log(path[i]), alloc["loss_opt"][i])
+                for i in range(path.shape[0])
+            ]
+        )
+        label = "compute-optimal loss L*" + {K.C: "(C)", K.N: " against N*", K.D: " against D*"}[x]
     else:
-        curve = law.predict(p, **{x_name: grid})
+        curve = law.predict(p, **{x: grid})
         label = f"law, {law.name}"
-    points = ax.scatter(
-        xs,
-        runs[law.target],
-        c=np.log10(runs[K.N]),
-        cmap="viridis",
-        s=14,
-        edgecolor="none",
-        alpha=0.8,
-        label="runs",
-    )
+    points = None
+    if color_by == K.GROUP and K.GROUP in runs.columns:
+        for i, (g, part) in enumerate(runs.groupby(K.GROUP)):
+            ax.scatter(
+                part[x],
+                part[law.target],
+                s=14,
+                color=PALETTE[(i + 1) % len(PALETTE)],
+                edgecolor="none",
+                alpha=0.8,
+                label=str(g),
+            )
+    else:
+        points = ax.scatter(
+            xs,
+            runs[law.target],
+            c=np.log10(runs[K.N]),
+            cmap="viridis",
+            s=14,
+            edgecolor="none",
+            alpha=0.8,
+            label="runs",
+        )
     _band(ax, grid, curve, PALETTE[0], label)
     if extrapolate_to and extrapolate_to > xs.max():
         ax.axvline(xs.max(), color="0.5", lw=0.8, ls=":")
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
-    ax.set_xlabel({K.C: "training compute C [FLOPs]", K.N: "parameters N", K.D: "tokens D"}[x_name])
+    ax.set_xlabel({K.C: "training compute C [FLOPs]", K.N: "parameters N", K.D: "tokens D"}[x])
     ax.set_ylabel(f"{law.target} [nats/token]" if law.target == K.LOSS else law.target)
     ax.set_title(f"{law.formula}")
-    cbar = ax.figure.colorbar(points, ax=ax, pad=0.01)
-    cbar.set_label("log10 N")
+    if points is not None:
+        cbar = ax.figure.colorbar(points, ax=ax, pad=0.01)
+        cbar.set_label("log10 N")
     ax.legend(frameon=False, fontsize=8)
     return ax
 

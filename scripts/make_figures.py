@@ -25,12 +25,16 @@ def main(fit_dir: str = "results/demo/fit_240", out: str = "docs") -> None:
         warnings.simplefilter("ignore", bs.ExtrapolationWarning)
         figures = {
             "fit.png": plots.plot_fit(fit, extrapolate_to=5.88e23).figure,
+            "fit_vs_n.png": plots.plot_fit(fit, x="N", extrapolate_to=70e9).figure,
             "isoflop.png": plots.plot_isoflop(fit).figure,
             "isoloss.png": plots.plot_isoloss(fit).figure,
             "allocation.png": plots.plot_allocation(fit)[0].figure,
             "residuals.png": plots.plot_residuals(fit).figure,
             "posterior_pairs.png": plots.plot_posterior_pairs(fit).ravel()[0].figure,
         }
+        other = bs.KaplanC().fit(fit.runs, seed=1)
+        table = bs.compare({"chinchilla": fit, "kaplan-c": other})
+        figures["compare.png"] = plots.plot_compare(table).figure
     for name, fig in figures.items():
         fig.savefig(out_dir / name, dpi=110)
         print(f"wrote {out_dir / name}")

@@ -86,3 +86,21 @@ def test_savefig_300dpi(small_fit, tmp_path):
     for ext in ("png", "pdf", "svg"):
         ax.figure.savefig(tmp_path / f"fit.{ext}", dpi=300)
         assert (tmp_path / f"fit.{ext}").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("x, label", [("N", "parameters N"), ("D", "tokens D")])
+def test_plot_fit_against_n_and_d(small_fit, x, label):
+    ax = plots.plot_fit(small_fit, x=x, color_by="N")
+    assert ax.get_xlabel() == label and ax.get_xscale() == "log"
+    (curve,) = ax.get_lines()
+    assert np.all(np.isfinite(curve.get_ydata())) and len(curve.get_xdata()) > 10
+
+
+def test_plot_fit_coloured_by_group(small_fit):
+    small_fit.runs["group"] = np.where(small_fit.runs["N"] > 1e9, "big", "small")
+    try:
+        ax = plots.plot_fit(small_fit, color_by="group")
+        labels = {t.get_text() for t in ax.get_legend().get_texts()}
+        assert {"big", "small"} <= labels
+    finally:
+        del small_fit.runs["group"]
