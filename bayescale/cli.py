@@ -432,6 +432,58 @@ def target_cmd(
     typer.echo(f"P(target unreachable: E >= {loss:g}) = {r['prob_unreachable']:.3f}")
 
 
+@app.command()
+def backtest(
+    runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
+    law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
+    holdout_compute_above: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Hold out runs above this compute (repeat for a leave-future-out sweep)."
+        ),
+    ] = None,
+    holdout_top_fraction: Annotated[
+        float | None, typer.Option(help="Hold out this fraction of runs, largest compute first.")
+    ] = None,
+    interval: Interval = 0.9,
+    draws: Draws = 1000,
+    tune: Tune = 1000,
+    chains: Chains = 4,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Fit on the smaller runs, predict the held-out larger ones, score interval coverage."""
+    with _library_calls():
+        from .backtest import backtest as run_backtest
+        from .exceptions import ConfigError
+        from .laws import make_law
+
+        model = make_law(law)
+        cutoffs = holdout_compute_above or []
+        if bool(cutoffs) == (holdout_top_fraction is not None):
+            raise ConfigError(
+                "give --holdout-compute-above (once or more) or --holdout-top-fraction"
+            )
+        kw = dict(interval=interval, seed=seed, draws=draws, tune=tune, chains=chains)
+        if cutoffs:
+            results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
+        else:
+            results = [run_backtest(model, runs, holdout_top_fraction=holdout_top_fraction, **kw)]
+    if as_json:
+        _emit_json(results if len(results) > 1 else results[0])
+        return
+    typer.echo(f"{model.name}: held-out runs scored by their {interval:.0%} predictive intervals")
+    for r in results:
+        cov = r["coverage"]
+        typer.echo(
+            f"cut-off C > {r['cutoff']:.3g}: train {r['n_train']}, test {r['n_test']} (up to "
+            f"{r['max_compute_factor']:.3g}x the largest training run); coverage 50% "
+            f"{cov['0.5']:.2f}, 80% {cov['0.8']:.2f}, 90% {cov['0.9']:.2f}; mean width (log) "
+            f"{r['mean_width_log']:.4f}; median |rel. error| {r['median_abs_rel_error']:.2%}; "
+            f"CRPS {r['crps']:.4g}"
+        )
+
+
 class ReportFormat(str, Enum):
     html = "html"
     md = "md"

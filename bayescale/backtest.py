@@ -1,0 +1,203 @@
+"""Backtests: fit on the smaller runs, predict the held-out larger ones, score the intervals.
+
+The question behind every scaling-law fit is whether the big run lands where the law says.
+:func:`backtest` holds out the runs above a compute cut-off (or the top fraction by compute),
+fits the law on the rest, and scores each held-out run's posterior-predictive distribution
+(run-to-run noise included): coverage of the central 50 / 80 / 90% intervals, interval width on
+the log scale, error of the median, CRPS and log predictive density, and the extrapolation
+factor in compute. :func:`backtest_sweep` repeats this over several cut-offs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+from . import constants as K
+from .data import load_runs
+from .exceptions import ConfigError, DataError
+from .laws.base import Law
+
+__all__ = ["split_by_compute", "backtest", "backtest_sweep", "score_predictive"]
+
+LEVELS = (0.5, 0.8, 0.9)
+
+
+def split_by_compute(
+    runs: pd.DataFrame,
+    *,
+    holdout_compute_above: float | None = None,
+    holdout_top_fraction: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Split runs into (train, test, cutoff): test = runs with C above the cut-off."""
+    if (holdout_compute_above is None) == (holdout_top_fraction is None):
+        raise ConfigError("give exactly one of holdout_compute_above and holdout_top_fraction")
+    c = runs[K.C].to_numpy(float)
+    if holdout_top_fraction is not None:
+        if not 0 < holdout_top_fraction < 1:
+            raise ConfigError(f"holdout_top_fraction must be in (0, 1), got {holdout_top_fraction}")
+        n_test = max(1, int(round(holdout_top_fraction * len(runs))))
+        cutoff = float(np.sort(c)[len(c) - n_test - 1])
+    else:
+        cutoff = float(holdout_compute_above)
+        if not np.isfinite(cutoff) or cutoff <= 0:
+            raise ConfigError(f"holdout_compute_above must be positive, got {cutoff}")
+    test = c > cutoff
+    if test.sum() == 0 or (~test).sum() == 0:
+        raise DataError(f"the cut-off C = {cutoff:.3g} leaves no test runs or no training runs")
+    train = runs[~test].reset_index(drop=True)
+    held = runs[test].reset_index(drop=True)
+    train.attrs.update(runs.attrs)
+    return train, held, cutoff
+
+
+def score_predictive(draws: np.ndarray, y: np.ndarray, logpdf: np.ndarray | None = None) -> dict:
+    """Scores of predictive draws (draws x runs, observation scale) against outcomes ``y``.
+
+    Returns per-run arrays: ``covered_<level>``, ``width_<level>``, ``median``, ``crps`` (sample
+    estimate ``E|X - y| - E|X - X'| / 2``) and, given pointwise log densities per draw,
+    ``lpd`` (log of the mean predictive density).
+    """
+    out: dict[str, Any] = {"median": np.median(draws, axis=0)}
+    for level in LEVELS:
+        q = (1 - level) / 2
+        lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
+        out[f"covered_{level}"] = (y >= lo) & (y <= hi)
+        out[f"width_{level}"] = hi - lo
+    term1 = np.mean(np.abs(draws - y), axis=0)
+    half = draws.shape[0] // 2
+    term2 = np.mean(np.abs(draws[:half] - draws[half : 2 * half]), axis=0)
+    out["crps"] = term1 - 0.5 * term2
+    if logpdf is not None:
+        out["lpd"] = logsumexp(logpdf, axis=0) - np.log(logpdf.shape[0])
+    return out
+
+
+def _bayes_predictive(law: Law, fit: Any, test: pd.DataFrame, seed: int):
+    """Posterior-predictive draws of the held-out runs on the observation scale."""
+    post = fit.posterior
+    params = {n: post[n].to_numpy().reshape(-1, 1) for n in law.sampled_params}
+    inputs = {x: test[x].to_numpy(float) for x in law.inputs}
+    mu = law.to_observed(law.predict(params, **inputs))
+    p = law.numpy_params(params)
+    rng = np.random.default_rng(seed)
+    draws = law.likelihood.sample(rng, mu, p)
+    y = law.to_observed(test[law.target].to_numpy(float))
+    return draws, law.likelihood.logpdf(y, mu, p)
+
+
+def backtest(
+    law: Law,
+    runs: pd.DataFrame | str,
+    *,
+    holdout_compute_above: float | None = None,
+    holdout_top_fraction: float | None = None,
+    interval: float = K.DEFAULT_INTERVAL,
+    seed: int = 0,
+    **fit_kwargs: Any,
+) -> dict[str, Any]:
+    """Fit on the runs below a compute cut-off and score predictions of the runs above it.
+
+    Parameters
+    ----------
+    law
+        The law to test (its priors and likelihood included).
+    runs
+        Runs table or CSV path.
+    holdout_compute_above, holdout_top_fraction
+        The cut-off: a compute, or the fraction of runs (largest compute) to hold out.
+    interval
+        The interval reported per run (``lower`` / ``upper``) and as ``interval``.
+    seed
+        Seed of the fit and of the predictive draws (same seed, same numbers).
+    **fit_kwargs
+        Passed to :meth:`Law.fit` (draws, tune, chains, ...).
+
+    Returns
+    -------
+    dict
+        ``interval``, ``cutoff``, ``n_train``, ``n_test``, ``coverage`` (``{"0.5", "0.8",
+        "0.9"}``: share of held-out runs inside each central predictive interval),
+        ``mean_width_log`` (mean width of the ``interval`` on log loss),
+        ``median_abs_rel_error`` (of the predictive median), ``crps`` (mean, observation
+        scale), ``lpd`` (mean log predictive density), ``max_compute_factor``, ``runs`` (one
+        record per held-out run) and ``diagnostics_ok`` of the training fit.
+    """
+    if not 0 < interval < 1:
+        raise ConfigError(f"interval must be in (0, 1), got {interval}")
+    runs = load_runs(
+        runs,
+        target=law.target,
+        positive_target=law.observation == "log",
+        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
+    )
+    train, test, cutoff = split_by_compute(
+        runs, holdout_compute_above=holdout_compute_above, holdout_top_fraction=holdout_top_fraction
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # diagnostics are reported in the result instead
+        fit = law.fit(train, seed=seed, **fit_kwargs)
+    draws, logpdf = _bayes_predictive(law, fit, test, seed)
+    return _result(law, train, test, cutoff, draws, logpdf, interval, fit.diagnostics["ok"])
+
+
+def _result(law, train, test, cutoff, draws, logpdf, interval, ok) -> dict[str, Any]:
+    y = law.to_observed(test[law.target].to_numpy(float))
+    s = score_predictive(draws, y, logpdf)
+    q = (1 - interval) / 2
+    lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
+    if law.observation == "log":
+        width_log = hi - lo
+    else:  # scores: width in log units of the score, where positive
+        width_log = np.log(np.abs(hi) / np.maximum(np.abs(lo), 1e-12))
+    median = law.from_observed(s["median"])
+    target = test[law.target].to_numpy(float)
+    rel = np.abs(median - target) / np.abs(target)
+    factor = test[K.C].to_numpy(float) / train[K.C].max()
+    records = [
+        {
+            K.N: float(test[K.N].iloc[i]),
+            K.D: float(test[K.D].iloc[i]),
+            K.C: float(test[K.C].iloc[i]),
+            law.target: float(target[i]),
+            "median": float(median[i]),
+            "lower": float(law.from_observed(lo[i])),
+            "upper": float(law.from_observed(hi[i])),
+            "covered": bool((y[i] >= lo[i]) & (y[i] <= hi[i])),
+            "abs_rel_error": float(rel[i]),
+            "crps": float(s["crps"][i]),
+            "lpd": float(s["lpd"][i]),
+            "compute_factor": float(factor[i]),
+        }
+        for i in range(len(test))
+    ]
+    return {
+        "interval": interval,
+        "cutoff": cutoff,
+        "n_train": int(len(train)),
+        "n_test": int(len(test)),
+        "coverage": {str(level): float(np.mean(s[f"covered_{level}"])) for level in LEVELS},
+        "mean_width_log": float(np.mean(width_log)),
+        "median_abs_rel_error": float(np.median(rel)),
+        "crps": float(np.mean(s["crps"])),
+        "lpd": float(np.mean(s["lpd"])),
+        "max_compute_factor": float(factor.max()),
+        "diagnostics_ok": bool(ok),
+        "runs": records,
+    }
+
+
+def backtest_sweep(
+    law: Law,
+    runs: pd.DataFrame | str,
+    cutoffs: Sequence[float],
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Leave-future-out: one :func:`backtest` per compute cut-off, so trust can be read off
+    against extrapolation distance."""
+    return [backtest(law, runs, holdout_compute_above=c, **kwargs) for c in cutoffs]

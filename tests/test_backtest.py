@@ -1,0 +1,99 @@
+"""Backtests: the split, the scores, determinism, calibration on data from the law itself."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from conftest import HOFFMANN
+
+import bayescale as bs
+from bayescale.backtest import backtest, backtest_sweep, score_predictive, split_by_compute
+from bayescale.cli import main
+from bayescale.simulate import isoflop_design, simulate_runs
+
+
+def test_split(sim_runs):
+    train, test, cutoff = split_by_compute(sim_runs, holdout_top_fraction=0.25)
+    assert len(test) == 20 and (test["C"] > cutoff).all() and (train["C"] <= cutoff).all()
+    with pytest.raises(bs.ConfigError, match="exactly one"):
+        split_by_compute(sim_runs)
+    with pytest.raises(bs.DataError, match="no test runs"):
+        split_by_compute(sim_runs, holdout_compute_above=1e30)
+
+
+def test_scores_of_a_known_predictive():
+    rng = np.random.default_rng(0)
+    draws = rng.standard_normal((20000, 1))
+    s = score_predictive(draws, np.array([0.0]))
+    assert s["width_0.9"][0] == pytest.approx(2 * 1.6449, rel=0.03)
+    assert s["covered_0.5"][0]
+    # CRPS of N(0, 1) at its mean is 2 phi(0) - 1/sqrt(pi) = 0.2337
+    assert s["crps"][0] == pytest.approx(0.2337, abs=0.01)
+
+
+@pytest.fixture(scope="module")
+def calibrated_world(law):
+    """200 IsoFLOP runs from the law itself (Student-t noise as the model assumes)."""
+    design = isoflop_design(np.geomspace(1e18, 1e22, 10), runs_per_budget=20)
+    return simulate_runs(law, {**HOFFMANN, "sigma": 0.01}, design, seed=3)
+
+
+def test_backtest_on_the_laws_own_data_is_calibrated_and_deterministic(law, calibrated_world):
+    res = backtest(law, calibrated_world, holdout_compute_above=1.5e21, seed=2)
+    assert res["n_test"] == 40 and res["diagnostics_ok"]
+    # 90% intervals: a calibrated model covers >= 31 of 40 runs 95% of the time (binomial)
+    assert res["coverage"]["0.9"] >= 31 / 40
+    assert res["coverage"]["0.5"] >= 0.3
+    assert res["median_abs_rel_error"] < 0.02
+    again = backtest(law, calibrated_world, holdout_compute_above=1.5e21, seed=2)
+    assert json.dumps(again) == json.dumps(res)
+    keys = {
+        "interval",
+        "cutoff",
+        "n_train",
+        "n_test",
+        "coverage",
+        "mean_width_log",
+        "median_abs_rel_error",
+        "crps",
+        "runs",
+    }
+    assert keys <= set(res) and set(res["coverage"]) == {"0.5", "0.8", "0.9"}
+    assert {"covered", "compute_factor", "lower", "upper"} <= set(res["runs"][0])
+
+
+def test_sweep_and_cli(law, calibrated_world, tmp_path, capsys, monkeypatch):
+    sweep = backtest_sweep(law, calibrated_world, [1.5e21, 4e20], seed=1, draws=300, tune=300)
+    assert [r["n_test"] for r in sweep] == [40, 80]
+    csv = tmp_path / "runs.csv"
+    calibrated_world.to_csv(csv, index=False)
+    argv = [
+        "bayescale",
+        "backtest",
+        str(csv),
+        "--holdout-compute-above",
+        "1.5e21",
+        "--holdout-compute-above",
+        "4e20",
+        "--draws",
+        "300",
+        "--tune",
+        "300",
+        "--seed",
+        "1",
+        "--json",
+    ]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert isinstance(doc, list) and [r["n_test"] for r in doc] == [40, 80]
+    assert doc[0]["coverage"] == sweep[0]["coverage"]
+    monkeypatch.setattr(sys, "argv", ["bayescale", "backtest", str(csv)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    assert exc.value.code == 2
