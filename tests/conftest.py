@@ -15,6 +15,20 @@ os.environ.setdefault("PYTHONHASHSEED", "0")
 import bayescale as bs  # noqa: E402
 from bayescale.simulate import isoflop_design, simulate_runs  # noqa: E402
 
+
+def run_cli(argv, capsys, monkeypatch):
+    """Run the console entry point in-process: (exit code, stdout, stderr)."""
+    import sys
+
+    from bayescale.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["bayescale", *map(str, argv)])
+    with pytest.raises(SystemExit) as exc:
+        main()
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
 SMALL = dict(draws=500, tune=500, chains=4)  # fast but still meets the diagnostics thresholds
 
 HOFFMANN = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)

@@ -9,16 +9,9 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import run_cli
 
-from bayescale.cli import main
-
-
-def run(argv, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["bayescale", *map(str, argv)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
+run = run_cli
 
 
 def assert_bad_input(code, err, *fragments):

@@ -4,16 +4,14 @@ law is not preferred, and the data-constrained law wins on the datablations runs
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HOFFMANN
+from conftest import HOFFMANN, run_cli
 
 import bayescale as bs
-from bayescale.cli import main
 from bayescale.datasets import data_dir
 from bayescale.simulate import isoflop_design, simulate_runs
 
@@ -112,14 +110,6 @@ def test_literature_priors_and_prior_predictive(chinchilla_runs):
     truth = bs.ChinchillaLaw().predict(HOFFMANN, N=chinchilla_runs["N"], D=chinchilla_runs["D"])
     lo, hi = np.quantile(tight.prior_predictive["loss"].values[0], [0.01, 0.99], axis=0)
     assert np.mean((truth >= lo) & (truth <= hi)) > 0.95
-
-
-def run_cli(argv, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["bayescale", *map(str, argv)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def test_cli_law_option_laws_and_compare(sim_runs, tmp_path, capsys, monkeypatch):
