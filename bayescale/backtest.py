@@ -91,6 +91,28 @@ def _bayes_predictive(law: Law, fit: Any, test: pd.DataFrame, seed: int):
     return draws, law.likelihood.logpdf(y, mu, p)
 
 
+def _bootstrap_predictive(
+    law: Law, train: pd.DataFrame, test: pd.DataFrame, seed: int, n_boot: int
+):
+    """Predictive draws of the point-fit baseline: one law prediction per bootstrap refit plus
+    Normal noise at the point fit's robust residual scale (on the observation scale)."""
+    from .pointfit import bootstrap_draws
+
+    boot = bootstrap_draws(law, train, n_boot=n_boot, seed=seed)
+    params = {n: v.reshape(-1, 1) for n, v in boot["draws"].items()}
+    inputs = {x: test[x].to_numpy(float) for x in law.inputs}
+    mu = law.to_observed(law.predict(params, **inputs))
+    sigma = max(boot["sigma"], 1e-6)
+    rng = np.random.default_rng(seed)
+    draws = mu + sigma * rng.standard_normal(mu.shape)
+    y = law.to_observed(test[law.target].to_numpy(float))
+    logpdf = -0.5 * ((y - mu) / sigma) ** 2 - np.log(sigma) - 0.5 * np.log(2 * np.pi)
+    return draws, logpdf
+
+
+METHODS = ("bayes", "bootstrap")
+
+
 def backtest(
     law: Law,
     runs: pd.DataFrame | str,
@@ -99,6 +121,8 @@ def backtest(
     holdout_top_fraction: float | None = None,
     interval: float = K.DEFAULT_INTERVAL,
     seed: int = 0,
+    method: str = "bayes",
+    n_boot: int = 200,
     **fit_kwargs: Any,
 ) -> dict[str, Any]:
     """Fit on the runs below a compute cut-off and score predictions of the runs above it.
@@ -115,6 +139,12 @@ def backtest(
         The interval reported per run (``lower`` / ``upper``) and as ``interval``.
     seed
         Seed of the fit and of the predictive draws (same seed, same numbers).
+    method
+        ``"bayes"`` (the law's posterior predictive) or ``"bootstrap"``: the usual point-fit
+        practice (Huber loss, delta 1e-3, on log loss; L-BFGS from a grid of starts; ``n_boot``
+        resamples of the runs), with Normal noise at the fit's robust residual scale.
+    n_boot
+        Bootstrap resamples for ``method="bootstrap"``.
     **fit_kwargs
         Passed to :meth:`Law.fit` (draws, tune, chains, ...).
 
@@ -130,6 +160,8 @@ def backtest(
     """
     if not 0 < interval < 1:
         raise ConfigError(f"interval must be in (0, 1), got {interval}")
+    if method not in METHODS:
+        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
     runs = load_runs(
         runs,
         target=law.target,
@@ -139,11 +171,16 @@ def backtest(
     train, test, cutoff = split_by_compute(
         runs, holdout_compute_above=holdout_compute_above, holdout_top_fraction=holdout_top_fraction
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # diagnostics are reported in the result instead
-        fit = law.fit(train, seed=seed, **fit_kwargs)
-    draws, logpdf = _bayes_predictive(law, fit, test, seed)
-    return _result(law, train, test, cutoff, draws, logpdf, interval, fit.diagnostics["ok"])
+    if method == "bootstrap":
+        draws, logpdf = _bootstrap_predictive(law, train, test, seed, n_boot)
+        result = _result(law, train, test, cutoff, draws, logpdf, interval, True)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # diagnostics are reported in the result instead
+            fit = law.fit(train, seed=seed, **fit_kwargs)
+        draws, logpdf = _bayes_predictive(law, fit, test, seed)
+        result = _result(law, train, test, cutoff, draws, logpdf, interval, fit.diagnostics["ok"])
+    return {**result, "method": method}
 
 
 def _result(law, train, test, cutoff, draws, logpdf, interval, ok) -> dict[str, Any]:

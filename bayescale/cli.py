@@ -33,6 +33,11 @@ class SamplerName(str, Enum):
     pymc = "pymc"
 
 
+class BacktestMethod(str, Enum):
+    bayes = "bayes"
+    bootstrap = "bootstrap"
+
+
 class PoolingName(str, Enum):
     complete = "complete"
     partial = "partial"
@@ -450,6 +455,10 @@ def backtest(
     tune: Tune = 1000,
     chains: Chains = 4,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    method: Annotated[
+        BacktestMethod, typer.Option(help="bayes, or the Huber point fit + bootstrap baseline.")
+    ] = BacktestMethod.bayes,
+    n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples.")] = 200,
     as_json: AsJson = False,
 ) -> None:
     """Fit on the smaller runs, predict the held-out larger ones, score interval coverage."""
@@ -464,7 +473,15 @@ def backtest(
             raise ConfigError(
                 "give --holdout-compute-above (once or more) or --holdout-top-fraction"
             )
-        kw = dict(interval=interval, seed=seed, draws=draws, tune=tune, chains=chains)
+        kw = dict(
+            interval=interval,
+            seed=seed,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            method=method.value,
+            n_boot=n_boot,
+        )
         if cutoffs:
             results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
         else:
@@ -472,7 +489,10 @@ def backtest(
     if as_json:
         _emit_json(results if len(results) > 1 else results[0])
         return
-    typer.echo(f"{model.name}: held-out runs scored by their {interval:.0%} predictive intervals")
+    typer.echo(
+        f"{model.name} ({results[0]['method']}): held-out runs scored by their {interval:.0%} "
+        "predictive intervals"
+    )
     for r in results:
         cov = r["coverage"]
         typer.echo(

@@ -97,3 +97,29 @@ def test_sweep_and_cli(law, calibrated_world, tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as exc:
         main()
     assert exc.value.code == 2
+
+
+def test_huber_point_fit_reproduces_the_replication(chinchilla_runs):
+    from bayescale.pointfit import huber_fit
+
+    point = huber_fit(bs.ChinchillaLaw(), bs.drop_top_loss(chinchilla_runs, 5))
+    # Besiroglu et al. (2024): E 1.817, A 482.0, B 2085, alpha 0.348, beta 0.366
+    assert point["E"] == pytest.approx(1.817, abs=0.01)
+    assert point["alpha"] == pytest.approx(0.348, abs=0.005)
+    assert point["beta"] == pytest.approx(0.366, abs=0.005)
+    assert point["A"] == pytest.approx(482.0, rel=0.05)
+    assert point["B"] == pytest.approx(2085.0, rel=0.1)
+
+
+def test_bootstrap_baseline_backtest(law, calibrated_world):
+    res = backtest(
+        law, calibrated_world, holdout_compute_above=1.5e21, seed=2, method="bootstrap", n_boot=40
+    )
+    assert res["method"] == "bootstrap" and res["n_test"] == 40
+    assert res["median_abs_rel_error"] < 0.02
+    again = backtest(
+        law, calibrated_world, holdout_compute_above=1.5e21, seed=2, method="bootstrap", n_boot=40
+    )
+    assert again["coverage"] == res["coverage"]
+    with pytest.raises(bs.ConfigError, match="method"):
+        backtest(law, calibrated_world, holdout_compute_above=1.5e21, method="mcmc")
