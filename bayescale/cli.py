@@ -33,11 +33,6 @@ class SamplerName(str, Enum):
     pymc = "pymc"
 
 
-class BacktestMethod(str, Enum):
-    bayes = "bayes"
-    bootstrap = "bootstrap"
-
-
 class PoolingName(str, Enum):
     complete = "complete"
     partial = "partial"
@@ -73,6 +68,12 @@ def _library_calls():
 
 def _progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
+
+
+def _emit_json(doc: dict) -> None:
+    from .io import dumps
+
+    typer.echo(dumps(doc), nl=False)
 
 
 def _print_table(frame) -> None:
@@ -263,274 +264,6 @@ Interval = Annotated[float, typer.Option(help="Central interval mass, in (0, 1).
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
 
 
-def _emit_json(doc: dict) -> None:
-    from .io import dumps
-
-    typer.echo(dumps(doc), nl=False)
-
-
-def _human(
-    frame, columns: dict[str, tuple[str, bool]], head: str, first: tuple[str, list[str]]
-) -> None:
-    """Print ``median [lower, upper]`` for each (label -> (quantity, counts?))."""
-    import pandas as pd
-
-    from .formatting import fmt_interval
-
-    shown = pd.DataFrame(
-        {
-            first[0]: first[1],
-            **{
-                label: [
-                    fmt_interval(r[f"{q}_median"], r[f"{q}_lower"], r[f"{q}_upper"], counts)
-                    for _, r in frame.iterrows()
-                ]
-                for label, (q, counts) in columns.items()
-            },
-        }
-    )
-    typer.echo(head)
-    typer.echo(shown.to_string(index=False))
-
-
-@app.command()
-def predict(
-    fit_dir: FitDir,
-    n: Annotated[list[float], typer.Option("--n", help="Model size N (repeatable).")],
-    d: Annotated[list[float], typer.Option("--d", help="Training tokens D (repeatable).")],
-    target: Annotated[
-        float | None, typer.Option(help="Target loss: adds P(new run ends below it).")
-    ] = None,
-    interval: Interval = 0.9,
-    as_json: AsJson = False,
-) -> None:
-    """Extrapolated loss of planned runs (N, D), with intervals."""
-    from .formatting import si
-    from .predict import predict_loss, quantity
-
-    with _library_calls():
-        from .fit import load_fit
-
-        fit = load_fit(fit_dir)
-        if len(n) != len(d):
-            from .exceptions import ConfigError
-
-            raise ConfigError(f"give as many --n as --d values, got {len(n)} and {len(d)}")
-        table = predict_loss(fit, n, d, interval=interval, target=target)
-    if as_json:
-        rows = [
-            {
-                "N": r["N"],
-                "D": r["D"],
-                "C": r["C"],
-                "loss": quantity(r, "loss"),
-                "loss_new_run": quantity(r, "loss_new_run"),
-                "prob_below_target": float(r["prob_below_target"]) if target is not None else None,
-                "extrapolation": {
-                    "compute_factor": r["compute_factor"],
-                    "N_factor": r["N_factor"],
-                    "D_factor": r["D_factor"],
-                },
-            }
-            for _, r in table.iterrows()
-        ]
-        _emit_json({"interval": interval, "rows": rows})
-        return
-    _human(
-        table,
-        {"loss (law)": ("loss", False), "loss (new run)": ("loss_new_run", False)},
-        f"Predicted loss, median [{interval:.0%} interval]",
-        (
-            "plan",
-            [
-                f"N={si(a)} D={si(b)} C={c:.3g}"
-                for a, b, c in zip(table.N, table.D, table.C, strict=True)
-            ],
-        ),
-    )
-    for _, r in table.iterrows():
-        extra = f"; P(loss < {target:g}) = {r['prob_below_target']:.3f}" if target else ""
-        typer.echo(
-            f"N={si(r['N'])}, D={si(r['D'])}: {r['compute_factor']:.3g}x the largest fitted "
-            f"run's compute{extra}"
-        )
-
-
-@app.command()
-def allocate(
-    fit_dir: FitDir,
-    compute: Annotated[
-        list[float], typer.Option("--compute", help="Budget in FLOPs (repeatable).")
-    ],
-    interval: Interval = 0.9,
-    as_json: AsJson = False,
-) -> None:
-    """Compute-optimal N*, D*, L* and tokens per parameter for each budget."""
-    from .predict import optimal_allocation, quantity
-
-    with _library_calls():
-        from .fit import load_fit
-
-        table = optimal_allocation(load_fit(fit_dir), compute, interval=interval)
-    if as_json:
-        rows = [
-            {
-                "compute": r["compute"],
-                **{q: quantity(r, q) for q in ("N_opt", "D_opt", "loss_opt", "tokens_per_param")},
-            }
-            for _, r in table.iterrows()
-        ]
-        _emit_json(
-            {"interval": interval, "rows": rows, "a": table.attrs["a"], "b": table.attrs["b"]}
-        )
-        return
-    _human(
-        table,
-        {
-            "N_opt": ("N_opt", True),
-            "D_opt": ("D_opt", True),
-            "loss_opt": ("loss_opt", False),
-            "tokens/param": ("tokens_per_param", False),
-        },
-        f"Compute-optimal allocation, median [{interval:.0%} interval]",
-        ("compute [FLOPs]", [f"{c:.3g}" for c in table["compute"]]),
-    )
-    a, b = table.attrs["a"], table.attrs["b"]
-    typer.echo(
-        f"N* ~ C^a, a = {a['median']:.3f} [{a['lower']:.3f}, {a['upper']:.3f}]; "
-        f"D* ~ C^b, b = {b['median']:.3f} [{b['lower']:.3f}, {b['upper']:.3f}]"
-    )
-
-
-@app.command("target")
-def target_cmd(
-    fit_dir: FitDir,
-    loss: Annotated[float, typer.Option("--loss", help="Target loss.")],
-    interval: Interval = 0.9,
-    as_json: AsJson = False,
-) -> None:
-    """Compute (and N*, D*) needed to reach a target loss, and P(unreachable)."""
-    from .predict import compute_for_loss, quantity
-
-    with _library_calls():
-        from .fit import load_fit
-
-        table = compute_for_loss(load_fit(fit_dir), loss, interval=interval)
-    r = table.iloc[0]
-    if as_json:
-        _emit_json(
-            {
-                "interval": interval,
-                "target": loss,
-                "prob_unreachable": float(r["prob_unreachable"]),
-                **{q: quantity(r, q) for q in ("compute", "N_opt", "D_opt")},
-            }
-        )
-        return
-    _human(
-        table,
-        {"compute [FLOPs]": ("compute", False), "N_opt": ("N_opt", True), "D_opt": ("D_opt", True)},
-        f"To reach loss {loss:g} compute-optimally, median [{interval:.0%} interval] "
-        "(inf: not reached at that probability)",
-        ("target", [f"{loss:g}"]),
-    )
-    typer.echo(f"P(target unreachable: E >= {loss:g}) = {r['prob_unreachable']:.3f}")
-
-
-@app.command()
-def backtest(
-    runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
-    law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
-    holdout_compute_above: Annotated[
-        list[float] | None,
-        typer.Option(
-            help="Hold out runs above this compute (repeat for a leave-future-out sweep)."
-        ),
-    ] = None,
-    holdout_top_fraction: Annotated[
-        float | None, typer.Option(help="Hold out this fraction of runs, largest compute first.")
-    ] = None,
-    interval: Interval = 0.9,
-    draws: Draws = 1000,
-    tune: Tune = 1000,
-    chains: Chains = 4,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
-    method: Annotated[
-        BacktestMethod, typer.Option(help="bayes, or the Huber point fit + bootstrap baseline.")
-    ] = BacktestMethod.bayes,
-    n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples.")] = 200,
-    as_json: AsJson = False,
-) -> None:
-    """Fit on the smaller runs, predict the held-out larger ones, score interval coverage."""
-    with _library_calls():
-        from .backtest import backtest as run_backtest
-        from .exceptions import ConfigError
-        from .laws import make_law
-
-        model = make_law(law)
-        cutoffs = holdout_compute_above or []
-        if bool(cutoffs) == (holdout_top_fraction is not None):
-            raise ConfigError(
-                "give --holdout-compute-above (once or more) or --holdout-top-fraction"
-            )
-        kw = dict(
-            interval=interval,
-            seed=seed,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            method=method.value,
-            n_boot=n_boot,
-        )
-        if cutoffs:
-            results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
-        else:
-            results = [run_backtest(model, runs, holdout_top_fraction=holdout_top_fraction, **kw)]
-    if as_json:
-        _emit_json(results if len(results) > 1 else results[0])
-        return
-    typer.echo(
-        f"{model.name} ({results[0]['method']}): held-out runs scored by their {interval:.0%} "
-        "predictive intervals"
-    )
-    for r in results:
-        cov = r["coverage"]
-        typer.echo(
-            f"cut-off C > {r['cutoff']:.3g}: train {r['n_train']}, test {r['n_test']} (up to "
-            f"{r['max_compute_factor']:.3g}x the largest training run); coverage 50% "
-            f"{cov['0.5']:.2f}, 80% {cov['0.8']:.2f}, 90% {cov['0.9']:.2f}; mean width (log) "
-            f"{r['mean_width_log']:.4f}; median |rel. error| {r['median_abs_rel_error']:.2%}; "
-            f"CRPS {r['crps']:.4g}"
-        )
-
-
-class ReportFormat(str, Enum):
-    html = "html"
-    md = "md"
-
-
-@app.command()
-def report(
-    fit_dir: FitDir,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Output file (html) or directory (md).")
-    ] = None,
-    fmt: Annotated[ReportFormat, typer.Option("--format", help="html or md.")] = ReportFormat.html,
-    compute: Annotated[
-        list[float] | None, typer.Option("--compute", help="Budgets for the allocation table.")
-    ] = None,
-) -> None:
-    """Build a self-contained report of a fit (HTML with embedded figures, or Markdown + PNG)."""
-    with _library_calls():
-        from .fit import load_fit
-        from .report import write_report
-
-        fit = load_fit(fit_dir)
-        target = out or (fit_dir / ("report.html" if fmt is ReportFormat.html else "report"))
-        path = write_report(fit, target, fmt=fmt.value, compute=compute)
-    typer.echo(f"wrote {path}")
-
-
 def main() -> None:
     """Console entry point: usage errors become one line on stderr with exit code 2."""
     try:  # typer >= 0.2x vendors click; its exceptions derive from TyperException
@@ -555,6 +288,8 @@ def main() -> None:
         sys.exit(getattr(exc, "exit_code", EXIT_BAD_INPUT))
     sys.exit(rc if isinstance(rc, int) else 0)
 
+
+from . import cli_decisions  # noqa: E402,F401  (registers predict, allocate, target, ...)
 
 if __name__ == "__main__":
     main()

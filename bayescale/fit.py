@@ -6,7 +6,7 @@ A :class:`Fit` is created by :meth:`bayescale.laws.Law.fit` and never changes af
 ``log_likelihood`` (dims ``chain``, ``draw``, ``run``), ready for ``arviz.loo`` / ``arviz.compare``.
 
 On disk a fit is a directory: ``posterior.nc`` (NetCDF), ``fit.json`` (law, priors, settings,
-versions, data hash, diagnostics), ``summary.csv`` and ``runs.csv``. No pickle.
+versions, data hash, diagnostics), ``summary.csv`` and ``runs.csv``: open formats only.
 """
 
 from __future__ import annotations

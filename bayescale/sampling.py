@@ -235,6 +235,8 @@ def _initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
 
 def _prior_median_unconstrained(prior) -> float:
     import pymc as pm
+    import pytensor
+    import pytensor.tensor as pt
     from pymc.distributions.transforms import _default_transform
 
     dist = prior.pymc_distribution.dist(**prior.parameters)
@@ -242,7 +244,8 @@ def _prior_median_unconstrained(prior) -> float:
     median = np.median(pm.draw(dist, draws=201, random_seed=0, mode="FAST_COMPILE"))
     transform = _default_transform(dist.owner.op, dist)
     if transform is not None:
-        median = transform.forward(median, *dist.owner.inputs).eval(mode="FAST_COMPILE")
+        forward = transform.forward(pt.as_tensor(median), *dist.owner.inputs)
+        median = pytensor.function([], forward, mode="FAST_COMPILE")()
     return float(median)
 
 
