@@ -163,7 +163,7 @@ def plot_fit(
     return ax
 
 
-def _budgets(runs, k: float) -> np.ndarray:
+def _budgets(runs) -> np.ndarray:
     c = runs[K.C].to_numpy(float)
     return np.unique(np.round(np.log10(c), 2))
 
@@ -183,7 +183,7 @@ def plot_isoflop(
     ax = _axes(ax)
     runs, law = fit.runs, fit.law
     if budgets is None:
-        logc = _budgets(runs, k)
+        logc = _budgets(runs)
         pick = np.unique(
             np.linspace(0, len(logc) - 1, min(max_budgets, len(logc))).round().astype(int)
         )
