@@ -84,7 +84,7 @@ def _bayes_predictive(law: Law, fit: Any, test: pd.DataFrame, seed: int):
     params = {n: post[n].to_numpy().reshape(-1, 1) for n in law.sampled_params}
     inputs = {x: test[x].to_numpy(float) for x in law.inputs}
     mu = law.to_observed(law.predict(params, **inputs))
-    p = law.numpy_params(params)
+    p = law.with_noise(law.numpy_params(params), {x: np.log(v) for x, v in inputs.items()}, np)
     rng = np.random.default_rng(seed)
     draws = law.likelihood.sample(rng, mu, p)
     y = law.to_observed(test[law.target].to_numpy(float))

@@ -124,6 +124,9 @@ def fit(
     pooling: Annotated[
         PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
     ] = PoolingName.complete,
+    noise: Annotated[
+        str, typer.Option(help="chinchilla: 'constant' or 'offopt' (grows off the optimum).")
+    ] = "constant",
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
     progress: Progress = None,
 ) -> None:
@@ -140,6 +143,8 @@ def fit(
             options["priors"] = priors
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
+        if noise != "constant":
+            options["noise"] = noise
         model = make_law(law, **options)
         table = runs
         if group_column is not None:

@@ -189,6 +189,9 @@ def target_cmd(
 def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
     law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
+    noise: Annotated[
+        str, typer.Option(help="chinchilla: 'constant' or 'offopt' (grows off the optimum).")
+    ] = "constant",
     holdout_compute_above: Annotated[
         list[float] | None,
         typer.Option(
@@ -215,7 +218,7 @@ def backtest(
         from .exceptions import ConfigError
         from .laws import make_law
 
-        model = make_law(law)
+        model = make_law(law, **({"noise": noise} if noise != "constant" else {}))
         cutoffs = holdout_compute_above or []
         if bool(cutoffs) == (holdout_top_fraction is not None):
             raise ConfigError(

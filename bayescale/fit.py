@@ -58,7 +58,7 @@ def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.
         params = {n: v.isel({K.GROUP: idx}) if K.GROUP in v.dims else v for n, v in params.items()}
     p = law.numpy_params(params)
     mu = law.location(p, logx, np)
-    return law.likelihood.logpdf(y, mu, p).transpose(..., K.RUN)
+    return law.likelihood.logpdf(y, mu, law.with_noise(p, logx, np)).transpose(..., K.RUN)
 
 
 class Fit:

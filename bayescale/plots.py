@@ -333,7 +333,8 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
         raise ValueError("plot_residuals takes fits without group-level parameters")
     mu = law.to_observed(law.predict(p, **inputs))
     rng = np.random.default_rng(fit.settings.get("seed", 0))
-    y_rep = law.likelihood.sample(rng, mu, law.numpy_params(p))
+    logx = {x: np.log(v) for x, v in inputs.items()}
+    y_rep = law.likelihood.sample(rng, mu, law.with_noise(law.numpy_params(p), logx, np))
     y = np.asarray(fit.idata.observed_data[observed_name(law)])
     med = np.median(mu, axis=0)
     lo, hi = np.quantile(y_rep - med, [0.05, 0.95], axis=0)

@@ -165,9 +165,10 @@ def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArr
     )
 
 
-def _noisy(fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng) -> np.ndarray:
+def _noisy(fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng, inputs) -> np.ndarray:
     law = fit.law
-    return law.from_observed(law.likelihood.sample(rng, law.to_observed(loss), p))
+    noisy = law.with_noise(law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np)
+    return law.from_observed(law.likelihood.sample(rng, law.to_observed(loss), noisy))
 
 
 def predict_loss(
@@ -215,7 +216,7 @@ def predict_loss(
     c = k * n * d
     p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d, k)
-    new = _noisy(fit, p, loss, _rng(fit, seed))
+    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k))
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
     _add(table, "loss", loss, interval)
     _add(table, "loss_new_run", new, interval)
@@ -240,7 +241,7 @@ def prob_loss_below(
         raise ConfigError("target must be a single loss value")
     p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d)
-    new = _noisy(fit, p, loss, _rng(fit, seed))
+    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d))
     return pd.DataFrame(
         {
             K.N: n,

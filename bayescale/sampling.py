@@ -141,8 +141,10 @@ def build_model(law: Law, n_groups: int = 1):
                 values[name] = values[name][gidx]
                 if name in law.amplitudes:
                     values["log_" + name] = values["log_" + name][gidx]
-        mu = law.location(values, {**logx, **{f"centre_{x}": c for x, c in centre.items()}}, pt)
-        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
+        lx = {**logx, **{f"centre_{x}": c for x, c in centre.items()}}
+        mu = law.location(values, lx, pt)
+        noisy = law.with_noise(values, lx, pt)
+        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
     return model
 
 
@@ -162,7 +164,8 @@ def build_naive_model(law: Law, runs: pd.DataFrame):
         logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
         y = law.to_observed(runs[law.target].to_numpy(float))
         mu = law.location(values, logx, pt)
-        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, values)))
+        noisy = law.with_noise(values, logx, pt)
+        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
     return model
 
 

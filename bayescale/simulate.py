@@ -68,7 +68,8 @@ def simulate_runs(
     rng = np.random.default_rng(seed)
     inputs = {x: design[x].to_numpy(float) for x in law.inputs}
     mu = law.to_observed(law.predict(params, **inputs))
-    y = law.likelihood.sample(rng, mu, law.numpy_params(params))
+    logx = {x: np.log(v) for x, v in inputs.items()}
+    y = law.likelihood.sample(rng, mu, law.with_noise(law.numpy_params(params), logx, np))
     out = design.copy().reset_index(drop=True)
     out[law.target] = law.from_observed(y)
     return out
@@ -122,7 +123,11 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
     with np.errstate(over="ignore", invalid="ignore"):
         mu = law.to_observed(law.predict(p2, **inputs))
         y = law.from_observed(
-            law.likelihood.sample(np.random.default_rng(int(seeds[-1])), mu, law.numpy_params(p2))
+            law.likelihood.sample(
+                np.random.default_rng(int(seeds[-1])),
+                mu,
+                law.with_noise(law.numpy_params(p2), {x: np.log(v) for x, v in inputs.items()}, np),
+            )
         )
     return az.from_dict(
         prior={k: v[None] for k, v in params.items()},

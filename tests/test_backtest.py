@@ -123,3 +123,25 @@ def test_bootstrap_baseline_backtest(law, calibrated_world):
     assert again["coverage"] == res["coverage"]
     with pytest.raises(bs.ConfigError, match="method"):
         backtest(law, calibrated_world, holdout_compute_above=1.5e21, method="mcmc")
+
+
+def test_offopt_noise_option_detects_its_slope_and_round_trips(tmp_path):
+    law = bs.ChinchillaLaw(noise="offopt")
+    assert law.sampled_params[-1] == "sigma_slope" and law.options() == {"noise": "offopt"}
+    design = isoflop_design(np.geomspace(1e18, 1e21, 8), runs_per_budget=15)
+    truth = {**HOFFMANN, "sigma": 0.004, "sigma_slope": 1.0}
+    fit = law.fit(simulate_runs(law, truth, design, seed=7), seed=1)
+    assert fit.diagnostics["ok"], fit.diagnostics["problems"]
+    s = fit.summary(interval=0.95)
+    # noise growing with |log(N / N*)| is detected: the slope's interval excludes small values
+    assert s.loc["sigma_slope", "lower"] > 0.3
+    loaded = bs.load_fit(fit.save(tmp_path / "f"))
+    assert loaded.law == law
+    # far-off-optimal plans get wider new-run intervals than the compute-optimal plan
+    t = bs.predict_loss(fit, [1e8, 1e10], [1e10, 1e8])
+    w = t["loss_new_run_upper"] - t["loss_new_run_lower"]
+    near = bs.optimal_allocation(fit, 6e18)
+    t2 = bs.predict_loss(fit, near["N_opt_median"], near["D_opt_median"])
+    assert (w > (t2["loss_new_run_upper"] - t2["loss_new_run_lower"])[0]).all()
+    with pytest.raises(bs.ConfigError, match="noise"):
+        bs.ChinchillaLaw(noise="loud")

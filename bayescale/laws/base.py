@@ -131,7 +131,18 @@ class Law:
     @property
     def sampled_params(self) -> tuple[str, ...]:
         """Every parameter the sampler draws: the law's, then the noise model's."""
-        return (*self.params, *self.likelihood.noise_params)
+        return (*self.params, *self.likelihood.noise_params, *self.noise_params)
+
+    #: Extra noise parameters of the law's own noise model (see :meth:`noise_scale`).
+    noise_params: tuple[str, ...] = ()
+
+    def noise_scale(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
+        """Noise scale of each run on the observation scale (default: the constant ``sigma``)."""
+        return p["sigma"]
+
+    def with_noise(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> dict:
+        """``p`` with ``sigma`` replaced by each run's noise scale (:meth:`noise_scale`)."""
+        return {**p, "sigma": self.noise_scale(p, logx, xp)}
 
     @property
     def n_free(self) -> int:
@@ -177,7 +188,11 @@ class Law:
             del law[e]
             law[f"{e}_mu"] = Prior("Normal", mu=float(np.log(0.35)), sigma=0.5)
             law[f"{e}_tau"] = Prior("HalfNormal", sigma=0.3)
-        return {**law, **self.likelihood.default_priors()}
+        return {**law, **self.likelihood.default_priors(), **self.default_noise_priors()}
+
+    def default_noise_priors(self) -> dict[str, Prior]:
+        """Priors of :attr:`noise_params`."""
+        return {}
 
     # ------------------------------------------------------------------- maths
     def to_observed(self, y: Any) -> Any:

@@ -9,10 +9,16 @@ import numpy as np
 
 from .. import allocation
 from .. import constants as K
+from ..exceptions import ConfigError
 from ..priors import Prior
-from .base import Law, register_law
+from .base import Law, raw_log, register_law
 
 __all__ = ["ChinchillaLaw"]
+
+
+def _log_amp(p: Mapping[str, Any], name: str, xp: Any) -> Any:
+    """log A from the true amplitude (``p[name]``): works in both sampler and NumPy paths."""
+    return xp.log(p[name])
 
 
 def _centred(e, a, b, alpha, beta, sd_e, sd_log_a, sd_log_b, sd_alpha, sd_beta):
@@ -76,6 +82,43 @@ class ChinchillaLaw(Law):
             "alpha": exponent,
             "beta": exponent,
         }
+
+    def __init__(
+        self,
+        priors: Any = None,
+        likelihood: Any = "studentt",
+        nu: float | None = 4.0,
+        pooling: str = "complete",
+        noise: str = "constant",
+    ) -> None:
+        if noise not in ("constant", "offopt"):
+            raise ConfigError(f"noise must be 'constant' or 'offopt', got {noise!r}")
+        self.noise = noise
+        super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)
+
+    @property
+    def noise_params(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("sigma_slope",) if self.noise == "offopt" else ()
+
+    def default_noise_priors(self) -> dict[str, Prior]:
+        return {"sigma_slope": Prior("HalfNormal", sigma=1.0)} if self.noise == "offopt" else {}
+
+    def options(self) -> dict[str, Any]:
+        extra = {"noise": self.noise} if self.noise != "constant" else {}
+        return {**super().options(), **extra}
+
+    def noise_scale(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
+        """``noise="offopt"``: ``sigma * exp(sigma_slope * |log(N / N*(C))|)``, noise that
+        grows with the distance from the compute-optimal size at the run's compute."""
+        if self.noise == "constant":
+            return p["sigma"]
+        log_n, log_d = raw_log(logx, K.N), raw_log(logx, K.D)
+        total = p["alpha"] + p["beta"]
+        log_g = (
+            xp.log(p["alpha"]) + _log_amp(p, "A", xp) - xp.log(p["beta"]) - _log_amp(p, "B", xp)
+        ) / total
+        log_n_opt = log_g + p["beta"] / total * (log_n + log_d)  # C/k = N D
+        return p["sigma"] * xp.exp(p["sigma_slope"] * xp.abs(log_n - log_n_opt))
 
     def literature_priors(self) -> dict[str, dict[str, Prior]]:
         """Prior sets centred on published fits of this law.
