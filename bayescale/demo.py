@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .datasets import chinchilla_reference, data_dir
+from .datasets import chinchilla_reference, load_chinchilla
 from .fit import Fit
 from .io import atomic_write_text
 from .laws import ChinchillaLaw
@@ -90,10 +90,8 @@ def run_demo(
     extra: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, Fit, Fit]:
     """Fit both variants, write ``out/{fit_240,fit_245}/``, ``comparison.csv`` and ``.md``."""
-    from .data import load_runs
-
     out = Path(out)
-    runs = load_runs(data_dir() / "chinchilla.csv")
+    runs = load_chinchilla()
     law = ChinchillaLaw()
     kw = dict(draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
     fit_240 = law.fit(runs, exclude_top_loss=5, **kw)

@@ -328,9 +328,9 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     ax = _axes(ax)
     law, runs = fit.law, fit.runs
     inputs = {x: runs[x].to_numpy(float) for x in law.inputs}
-    p = _law_draws(fit) if not law.grouped else None
-    if p is None:
+    if law.grouped:
         raise ValueError("plot_residuals takes fits without group-level parameters")
+    p = _law_draws(fit)
     mu = law.to_observed(law.predict(p, **inputs))
     rng = np.random.default_rng(fit.settings.get("seed", 0))
     logx = {x: np.log(v) for x, v in inputs.items()}

@@ -18,6 +18,7 @@ from scipy import optimize
 
 from . import constants as K
 from .laws.base import Law
+from .priors import draw_prior
 
 __all__ = ["huber_fit", "bootstrap_draws", "HUBER_DELTA"]
 
@@ -61,12 +62,7 @@ def _grid(law: Law, size: int = 3) -> list[np.ndarray]:
     """Starts: for each parameter, a few values spread around its prior's median."""
     axes = []
     for name in law.params:
-        prior = law.priors[name]
-        dist = prior.pymc_distribution.dist(**prior.parameters)
-        import pymc as pm
-
-        draws = np.asarray(pm.draw(dist, draws=400, random_seed=0, mode="FAST_COMPILE"))
-        qs = np.quantile(draws, np.linspace(0.2, 0.8, size))
+        qs = np.quantile(draw_prior(law.priors[name], 400), np.linspace(0.2, 0.8, size))
         axes.append(np.log(np.maximum(qs, 1e-12)) if _positive(law, name) else qs)
     return [np.array(p) for p in itertools.product(*axes)]
 

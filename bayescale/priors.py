@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import _default_transform
@@ -21,7 +22,14 @@ from pymc_extras.prior import Prior
 
 from .exceptions import ConfigError
 
-__all__ = ["Prior", "merge_priors", "priors_to_dict", "priors_from_dict", "unconstrained_prior"]
+__all__ = [
+    "Prior",
+    "draw_prior",
+    "merge_priors",
+    "priors_to_dict",
+    "priors_from_dict",
+    "unconstrained_prior",
+]
 
 
 def _as_prior(name: str, value: Any) -> Prior:
@@ -102,6 +110,17 @@ def unconstrained_prior(prior: Prior, u: pt.TensorVariable) -> tuple[pt.TensorVa
     inputs = dist.owner.inputs
     value = transform.backward(u, *inputs)
     return value, pm.logp(dist, value) + transform.log_jac_det(u, *inputs)
+
+
+def draw_prior(prior: Prior, draws: int, seed: int = 0) -> np.ndarray:
+    """``draws`` samples from ``prior`` (pure-Python evaluation: no C compilation).
+
+    Examples
+    --------
+    >>> draw_prior(Prior("HalfNormal", sigma=1.0), 3).shape
+    (3,)
+    """
+    return np.asarray(pm.draw(_dist(prior), draws=draws, random_seed=seed, mode="FAST_COMPILE"))
 
 
 def prior_logp(prior: Prior, value: pt.TensorVariable):

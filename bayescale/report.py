@@ -18,8 +18,6 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
 from . import constants as K
 from .exceptions import ConfigError, ExtrapolationWarning
 from .fit import Fit
@@ -42,7 +40,6 @@ code,pre{background:#f4f4f4;padding:2px 4px;font-size:0.85em;overflow-x:auto}
 
 def _figures(fit: Fit) -> dict[str, Any]:
     """Render the figures that apply to this law: name -> Figure."""
-    matplotlib.use("Agg", force=False)
     from . import plots
 
     figs: dict[str, Any] = {}

@@ -29,7 +29,7 @@ from . import constants as K
 from .data import drop_top_loss, load_runs
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
-from .priors import prior_logp, unconstrained_prior
+from .priors import draw_prior, prior_logp, unconstrained_prior
 
 __all__ = ["fit_law", "build_model", "build_naive_model", "SAMPLERS", "clear_compiled_cache"]
 
@@ -237,14 +237,12 @@ def _initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
 
 
 def _prior_median_unconstrained(prior) -> float:
-    import pymc as pm
     import pytensor
     import pytensor.tensor as pt
     from pymc.distributions.transforms import _default_transform
 
     dist = prior.pymc_distribution.dist(**prior.parameters)
-    # FAST_COMPILE: pure-Python evaluation, no C compilation for a handful of numbers.
-    median = np.median(pm.draw(dist, draws=201, random_seed=0, mode="FAST_COMPILE"))
+    median = np.median(draw_prior(prior, 201))
     transform = _default_transform(dist.owner.op, dist)
     if transform is not None:
         forward = transform.forward(pt.as_tensor(median), *dist.owner.inputs)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import constants as K
 from .laws.base import Law
+from .priors import draw_prior
 
 __all__ = ["isoflop_design", "prior_predictive", "simulate_runs"]
 
@@ -104,7 +105,6 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
     ('chain', 'draw', 'run')
     """
     import arviz as az
-    import pymc as pm
 
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         from .exceptions import ConfigError
@@ -113,11 +113,7 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
     seeds = np.random.SeedSequence(seed).generate_state(len(law.sampled_params) + 1)
     params = {}
     for name, s in zip(law.sampled_params, seeds, strict=False):
-        prior = law.priors[name]
-        dist = prior.pymc_distribution.dist(**prior.parameters)
-        params[name] = np.asarray(
-            pm.draw(dist, draws=draws, random_seed=int(s), mode="FAST_COMPILE")
-        )
+        params[name] = draw_prior(law.priors[name], draws, int(s))
     inputs = {x: runs[x].to_numpy(float)[None, :] for x in law.inputs}
     p2 = {k: v[:, None] for k, v in params.items()}
     with np.errstate(over="ignore", invalid="ignore"):

@@ -160,5 +160,5 @@ class ChinchillaLaw(Law):
         return allocation.compute_for_loss(*p, target, k=k)
 
     def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
-        total = posterior["alpha"] + posterior["beta"]
-        return {"a": posterior["beta"] / total, "b": posterior["alpha"] / total}
+        a, b = allocation.allocation_exponents(posterior["alpha"], posterior["beta"])
+        return {"a": a, "b": b}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .. import constants as K
+from ..allocation import allocation_exponents
 from ..priors import Prior
 from .base import Law, raw_log, register_law
 from .chinchilla import ChinchillaLaw
@@ -66,4 +67,5 @@ class DataConstrainedLaw(Law):
         )
 
     def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
-        return ChinchillaLaw.derived(self, posterior)  # type: ignore[arg-type]
+        a, b = allocation_exponents(posterior["alpha"], posterior["beta"])
+        return {"a": a, "b": b}
