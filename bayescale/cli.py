@@ -31,6 +31,14 @@ EXIT_BAD_INPUT = 2
 class SamplerName(str, Enum):
     nutpie = "nutpie"
     pymc = "pymc"
+    numpyro = "numpyro"
+    blackjax = "blackjax"
+
+
+class FitMethod(str, Enum):
+    mcmc = "mcmc"
+    map = "map"
+    bootstrap = "bootstrap"
 
 
 class PoolingName(str, Enum):
@@ -128,6 +136,11 @@ def fit(
         str, typer.Option(help="chinchilla: 'constant' or 'offopt' (grows off the optimum).")
     ] = "constant",
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
+    method: Annotated[
+        FitMethod,
+        typer.Option(help="mcmc (posterior), or a fast point fit: map, bootstrap (Huber)."),
+    ] = FitMethod.mcmc,
+    n_boot: Annotated[int, typer.Option(min=2, help="Resamples for --method bootstrap.")] = 200,
     progress: Progress = None,
 ) -> None:
     """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT."""
@@ -156,6 +169,22 @@ def fit(
                 target=model.target,
                 positive_target=model.observation == "log",
             )
+        if method is not FitMethod.mcmc:
+            from .pointfit import point_fit
+
+            result = point_fit(
+                model,
+                table,
+                method=method.value,
+                n_boot=n_boot,
+                seed=seed or 0,
+                exclude_top_loss=exclude_top_loss,
+            )
+            result.save(out, extra={"command": sys.argv})
+            typer.echo(f"{model.name}: {model.formula} ({method.value}; not MCMC)")
+            _print_table(result.summary()[["median", "lower", "upper"]])
+            typer.echo(f"seed {result.settings['seed']}; wrote {out}/")
+            return
         result = model.fit(
             table,
             draws=draws,
@@ -294,7 +323,7 @@ def main() -> None:
     sys.exit(rc if isinstance(rc, int) else 0)
 
 
-from . import cli_decisions  # noqa: E402,F401  (registers predict, allocate, target, ...)
+from . import cli_batch, cli_decisions  # noqa: E402,F401  (register predict, ..., batch)
 
 if __name__ == "__main__":
     main()

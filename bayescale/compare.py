@@ -39,6 +39,12 @@ def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
     """
     import arviz as az
 
+    point = [n for n, f in fits.items() if f.settings.get("method", "mcmc") != "mcmc"]
+    if point:
+        raise ConfigError(
+            f"PSIS-LOO needs posterior draws; {point} are point or bootstrap fits: refit by MCMC"
+        )
+
     if len(fits) < 2:
         raise ConfigError("compare needs at least two fits")
     if len({f.law.observation for f in fits.values()}) > 1:

@@ -109,8 +109,13 @@ class Fit:
         excluded: pd.DataFrame,
         whitening: Mapping[str, Any] | None = None,
         groups: list[str] | None = None,
+        method: str = "mcmc",
     ) -> Fit:
-        """Assemble the InferenceData of a finished sampler run and check its diagnostics."""
+        """Assemble the InferenceData of a finished sampler run and check its diagnostics.
+
+        ``method`` other than ``"mcmc"`` (a point fit, a bootstrap) has no convergence
+        diagnostics: ``diagnostics["method"]`` records it and no check is made.
+        """
         import arviz as az
 
         names = (*law.sampled_params, *law.hyper_params)
@@ -151,8 +156,21 @@ class Fit:
         idata.posterior.attrs.update(
             {"law": law.name, "bayescale_version": versions()["bayescale"]}
         )
-        diagnostics = diagnose(idata, names)
-        warn_if_untrustworthy(diagnostics, stacklevel=5)
+        if method == "mcmc":
+            diagnostics = diagnose(idata, names)
+            warn_if_untrustworthy(diagnostics, stacklevel=5)
+        else:
+            diagnostics = {
+                "method": method,
+                "chains": int(posterior.sizes[K.CHAIN]),
+                "n_draws": int(posterior.sizes[K.DRAW]),
+                "max_rhat": float("nan"),
+                "min_ess_bulk": float("nan"),
+                "divergences": 0,
+                "problems": [],
+                "ok": True,
+                "note": f"{method}: not MCMC, no convergence diagnostics apply",
+            }
         info = {
             "source": runs.attrs.get("source", "<DataFrame>"),
             "sha256": runs.attrs.get("sha256"),
@@ -193,8 +211,12 @@ class Fit:
         interval = _check_interval(interval)
         post = self.posterior
         q = (1 - interval) / 2
-        rhat = az.rhat(post) if post.sizes[K.CHAIN] > 1 else None
-        ess_b, ess_t = az.ess(post, method="bulk"), az.ess(post, method="tail")
+        mcmc = self.settings.get("method", "mcmc") == "mcmc"
+        rhat = az.rhat(post) if mcmc and post.sizes[K.CHAIN] > 1 else None
+        if mcmc:
+            ess_b, ess_t = az.ess(post, method="bulk"), az.ess(post, method="tail")
+        else:  # draws of a point fit or a bootstrap are not a Markov chain
+            ess_b = ess_t = xr.full_like(post.isel({K.CHAIN: 0, K.DRAW: 0}), np.nan)
         rows = []
         for name in self.params:
             cells = [({}, name)]
@@ -206,7 +228,7 @@ class Fit:
                     {
                         "param": label,
                         "mean": x.mean(),
-                        "sd": x.std(ddof=1),
+                        "sd": x.std(ddof=1) if x.size > 1 else np.nan,
                         "median": np.median(x),
                         "lower": np.quantile(x, q),
                         "upper": np.quantile(x, 1 - q),
@@ -221,6 +243,12 @@ class Fit:
 
     def __repr__(self) -> str:
         d = self.diagnostics
+        if d.get("method", "mcmc") != "mcmc":
+            return (
+                f"<Fit {self.law!r} on {len(self.runs)} runs: {d['method']} point fit, "
+                f"{self.settings.get('draws')} draw(s), seed {self.settings.get('seed')}; "
+                "not MCMC: no convergence diagnostics>"
+            )
         flag = "ok" if d.get("ok") else f"{len(d.get('problems', []))} problem(s)"
         return (
             f"<Fit {self.law!r} on {len(self.runs)} runs: {self.settings.get('chains')} chains x "
@@ -231,12 +259,9 @@ class Fit:
         )
 
     def _repr_html_(self) -> str:
-        from html import escape
+        from .display import fit_html
 
-        table = self.summary().to_html(float_format=lambda v: f"{v:.4g}")
-        problems = "".join(f"<li>{escape(p)}</li>" for p in self.diagnostics.get("problems", []))
-        warn = f"<p><b>Diagnostics:</b></p><ul>{problems}</ul>" if problems else ""
-        return f"<p>{escape(repr(self))}</p>{warn}{table}"
+        return fit_html(self)
 
     # ------------------------------------------------------------------- I/O
     def metadata(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from scipy import optimize
 from . import constants as K
 from .laws.base import Law
 from .priors import draw_prior
+from .threads import single_threaded_blas
 
 __all__ = ["huber_fit", "bootstrap_draws", "HUBER_DELTA"]
 
@@ -77,7 +78,7 @@ def huber_fit(
     """Minimise the Huber loss of log-loss residuals from every start; best point estimate."""
     f = _objective(law, runs, delta)
     best, best_val = None, np.inf
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded_blas():
         warnings.simplefilter("ignore")
         for x0 in starts if starts is not None else _grid(law):
             res = optimize.minimize(f, x0, method="L-BFGS-B")
@@ -101,7 +102,7 @@ def bootstrap_draws(
     x0 = np.array([np.log(point[n]) if _positive(law, n) else point[n] for n in law.params])
     rng = np.random.default_rng(seed)
     draws = {n: np.empty(n_boot) for n in law.params}
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_threaded_blas():
         warnings.simplefilter("ignore")
         for b in range(n_boot):
             sample = runs.iloc[rng.integers(0, len(runs), len(runs))].reset_index(drop=True)
@@ -120,3 +121,96 @@ def bootstrap_draws(
         "n_runs": len(runs),
         "compute_max": float(runs[K.C].max()),
     }
+
+
+# ------------------------------------------------------------------ fast point-fit modes
+POINT_METHODS = ("map", "bootstrap")
+
+
+def map_estimate(law: Law, runs: pd.DataFrame, *, start: dict[str, float] | None = None) -> dict:
+    """Maximum a posteriori estimate of every sampled parameter (priors included).
+
+    Optimises the posterior density of the named parameters (PyMC's ``find_MAP``: L-BFGS on the
+    unconstrained scale without the Jacobian, so the mode is that of the named parameters),
+    started from the Huber point fit so the strongly correlated amplitude/exponent pairs need
+    no search.
+    """
+    import pymc as pm
+
+    from .sampling import build_naive_model
+
+    if start is None:
+        start = huber_fit(law, runs)
+    model = build_naive_model(law, runs)
+    with model, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        init = {n: v for n, v in start.items() if n in law.sampled_params}
+        init.setdefault("sigma", 0.02)  # initial values on the named parameters' own scale
+        point = pm.find_MAP(start=init, progressbar=False, maxeval=20000)
+    return {n: float(np.asarray(point[n])) for n in law.sampled_params}
+
+
+def point_fit(
+    law: Law,
+    runs: pd.DataFrame,
+    *,
+    method: str = "map",
+    n_boot: int = 200,
+    seed: int = 0,
+    exclude_top_loss: int = 0,
+):
+    """Fast point-estimate modes, returned as a :class:`~bayescale.fit.Fit` so the prediction
+    layer works unchanged.
+
+    ``method="map"``: the posterior mode (one draw: every interval collapses to the estimate —
+    a point fit says nothing about uncertainty). ``method="bootstrap"``: the usual practice,
+    Huber fits on ``n_boot`` resamples of the runs, one draw each, with the noise scale fixed at
+    the point fit's robust residual scale. Neither is MCMC: ``fit.diagnostics`` says so.
+    """
+    import time
+
+    import xarray as xr
+
+    from .data import drop_top_loss, load_runs
+    from .exceptions import ConfigError
+    from .fit import Fit
+
+    if method not in POINT_METHODS:
+        raise ConfigError(f"method must be one of {POINT_METHODS}, got {method!r}")
+    if law.grouped or law.noise_params or law.likelihood.noise_params != ("sigma",):
+        raise ConfigError(
+            f"method={method!r} supports ungrouped laws with a constant noise scale; "
+            "use MCMC (the default) for this law"
+        )
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
+        raise ConfigError(f"n_boot must be an integer >= 2, got {n_boot!r}")
+    all_runs = load_runs(
+        runs,
+        target=law.target,
+        positive_target=law.observation == "log",
+        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
+    )
+    runs = drop_top_loss(all_runs, exclude_top_loss, target=law.target)
+    excluded = all_runs.loc[all_runs[law.target].nlargest(exclude_top_loss).index]
+    t0 = time.perf_counter()
+    if method == "map":
+        start = huber_fit(law, runs, starts=_grid(law, size=2))
+        values = {n: np.array([[v]]) for n, v in map_estimate(law, runs, start=start).items()}
+    else:
+        boot = bootstrap_draws(law, runs, n_boot=n_boot, seed=seed)
+        values = {n: v[None, :] for n, v in boot["draws"].items()}
+        values["sigma"] = np.full((1, n_boot), boot["sigma"])
+    posterior = xr.Dataset({n: ((K.CHAIN, K.DRAW), v) for n, v in values.items()})
+    settings = {
+        "method": method,
+        "seed": int(seed),
+        "chains": 1,
+        "draws": int(posterior.sizes[K.DRAW]),
+        "exclude_top_loss": int(exclude_top_loss),
+        "timing": {"fit_s": time.perf_counter() - t0},
+    }
+    if method == "bootstrap":
+        settings.update(n_boot=int(n_boot), huber_delta=HUBER_DELTA)
+    return Fit.from_samples(
+        law, runs, posterior, xr.Dataset(), settings=settings, excluded=excluded, method=method
+    )

@@ -100,7 +100,9 @@ def _add(table: dict[str, Any], name: str, draws: np.ndarray, interval: float) -
 
 
 def _frame(table: dict[str, Any], interval: float) -> pd.DataFrame:
-    out = pd.DataFrame(table)
+    from .display import ResultFrame
+
+    out = ResultFrame(table)
     out.attrs["interval"] = interval
     return out
 

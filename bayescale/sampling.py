@@ -33,7 +33,9 @@ from .priors import draw_prior, prior_logp, unconstrained_prior
 
 __all__ = ["fit_law", "build_model", "build_naive_model", "SAMPLERS", "clear_compiled_cache"]
 
-SAMPLERS = ("nutpie", "pymc")
+SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+#: Samplers that run through PyMC's JAX path (optional extra ``bayescale[jax]``; GPU capable).
+JAX_SAMPLERS = {"numpyro": "numpyro", "blackjax": "blackjax"}
 PILOT_TUNE = 250
 PILOT_DRAWS = 150
 
@@ -256,6 +258,15 @@ def _check_settings(draws, tune, chains, sampler, target_accept, cores) -> None:
             raise ConfigError(f"{label} must be an integer >= {least}, got {value!r}")
     if sampler not in SAMPLERS:
         raise ConfigError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if sampler in JAX_SAMPLERS:
+        import importlib.util
+
+        missing = [m for m in ("jax", JAX_SAMPLERS[sampler]) if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(
+                f"sampler {sampler!r} needs {' and '.join(missing)}: "
+                "pip install 'bayescale[jax]' (add jax[cuda12] for an NVIDIA GPU)"
+            )
     if not (0 < target_accept < 1):
         raise ConfigError(f"target_accept must be in (0, 1), got {target_accept}")
     if cores is not None and (not isinstance(cores, (int, np.integer)) or cores < 1):
@@ -311,6 +322,7 @@ def _run(
                     target_accept=target_accept,
                     progressbar=progress,
                     compute_convergence_checks=False,
+                    nuts_sampler=sampler,
                 )
     return idata.posterior, idata.sample_stats
 

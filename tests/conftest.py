@@ -4,16 +4,54 @@ in-process by bayescale.sampling, so every default-law fit after the first skips
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 import warnings
+from pathlib import Path
 
-import matplotlib
-import pytest
+# Before NumPy is imported: idle OpenBLAS threads spin, and this suite runs the notebooks in a
+# second process beside it (see bayescale.threads).
+for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_k, "1")
+
+import matplotlib  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 import bayescale as bs  # noqa: E402
 from bayescale.simulate import isoflop_design, simulate_runs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_notebook_check() -> tuple[subprocess.Popen, Path]:
+    """Execute the stored notebooks (small draws) in a background process; see
+    tests/test_notebooks.py. Started as soon as collection finishes, so the notebooks' kernels
+    use the second core while the rest of the suite runs (compilation is single-threaded)."""
+    out = Path(tempfile.mkdtemp(prefix="bayescale-notebooks-"))
+    log = open(out / "check.log", "w")  # noqa: SIM115 (closed with the process)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "build_notebooks.py"), "--check", str(out)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+    )
+    return proc, out
+
+
+def pytest_collection_finish(session):
+    if any(item.path.name == "test_notebooks.py" for item in session.items):
+        session.config.notebook_check = start_notebook_check()
+
+
+def pytest_sessionfinish(session):
+    check = getattr(session.config, "notebook_check", None)
+    if check is not None and check[0].poll() is None:
+        check[0].kill()
 
 
 def run_cli(argv, capsys, monkeypatch):

@@ -303,7 +303,9 @@ class Law:
         seed
             Seed of every random choice; ``None`` draws one (recorded in the fit).
         sampler
-            ``"nutpie"`` (default, compiled once per law and reused) or ``"pymc"``.
+            ``"nutpie"`` (default, compiled once per law and reused), ``"pymc"``, or
+            ``"numpyro"`` / ``"blackjax"`` through PyMC's JAX path (extra ``bayescale[jax]``;
+            runs on a GPU when JAX sees one).
         exclude_top_loss
             Drop this many highest-loss runs first (the replication dropped 5).
         target_accept

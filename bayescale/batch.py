@@ -1,0 +1,470 @@
+"""Batch risk estimates: many jobs (runs file x law x settings) and their questions in one run.
+
+The parent process validates the manifest, loads and hashes each job's runs, skips jobs whose
+inputs have not changed since the last run, and hands the rest to an executor: local processes
+(:class:`concurrent.futures.ProcessPoolExecutor`) or a Dask ``distributed`` cluster. A worker
+receives the law and the runs table (no shared file system needed), fits, and sends the saved fit
+files back; the parent writes them atomically and answers the questions. A worker keeps its
+compiled models between jobs, so compilation is paid once per law configuration per worker.
+
+Output folder::
+
+    OUT/jobs/<name>/fit/      the fit, as `bayescale fit` writes it
+    OUT/jobs/<name>/job.json  the job's input key (skip check), status and timings
+    OUT/risks.csv             one row per (job, question); risks.parquet too if pyarrow is present
+    OUT/batch.json            timings, statuses, and the reproducibility block
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .exceptions import BayescaleError, BayescaleWarning, ConfigError, ExtrapolationWarning
+from .io import atomic_write_text, dumps, versions, write_result_dir
+from .manifest import Job, load_manifest
+from .threads import child_env, single_threaded_blas
+
+__all__ = ["run_batch", "BatchResult", "fit_job", "answer_questions"]
+
+_FIT_FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` did: the risk table, one record per job, and the output folder."""
+
+    risks: pd.DataFrame
+    jobs: list[dict[str, Any]]
+    out: Path
+
+    @property
+    def n_failed(self) -> int:
+        """Number of jobs that failed."""
+        return sum(j["status"] == "failed" for j in self.jobs)
+
+
+# ----------------------------------------------------------------------------- worker
+def fit_job(law_dict: dict[str, Any], runs: pd.DataFrame, settings: dict[str, Any]) -> dict:
+    """Fit one job (runs on a worker). Never raises: an error comes back as ``{"error": ...}``.
+
+    Returns the saved fit's files as bytes, the timings and any bayescale warnings.
+    """
+    from .laws import law_from_dict
+
+    t0 = time.perf_counter()
+    worker = f"{platform.node()}:{os.getpid()}"
+    tmp = Path(tempfile.mkdtemp(prefix="bayescale-job-"))
+    try:
+        with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
+            warnings.simplefilter("always", BayescaleWarning)
+            law = law_from_dict(law_dict)
+            fit = law.fit(runs, progress=False, **settings)
+            fit.save(tmp / "fit")
+        files = {name: (tmp / "fit" / name).read_bytes() for name in _FIT_FILES}
+        timing = dict(fit.settings.get("timing", {}))
+        timing["total_s"] = time.perf_counter() - t0
+        notes = [str(w.message) for w in caught if issubclass(w.category, BayescaleWarning)]
+        return {"files": files, "timing": timing, "warnings": notes, "worker": worker}
+    except BayescaleError as exc:
+        return {"error": str(exc), "worker": worker}
+    except Exception as exc:  # a worker must report, not crash the batch
+        return {"error": f"{type(exc).__name__}: {exc}", "worker": worker}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- inputs
+def _load_job_runs(job: Job) -> pd.DataFrame:
+    from .data import load_runs
+
+    law = job.make_law()
+    runs = load_runs(
+        job.runs,
+        columns={K.GROUP: job.group_column} if job.group_column else None,
+        target=law.target,
+        positive_target=law.observation == "log",
+        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
+    )
+    for col, values in job.filter.items():
+        if col not in runs.columns:
+            raise ConfigError(
+                f"filter column '{col}' is not in {job.runs.name}; found: {list(runs.columns)}"
+            )
+        runs = runs[runs[col].astype(str).isin([str(v) for v in values])]
+    if runs.empty:
+        raise ConfigError(f"no runs of {job.runs.name} pass the filter {job.filter}")
+    return runs.reset_index(drop=True)
+
+
+def _job_key(job: Job, runs: pd.DataFrame) -> str:
+    from . import __version__
+    from .data import runs_sha256
+
+    doc = {"data": runs_sha256(runs), "fit": job.fit_spec(), "bayescale": __version__}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _previous(job_dir: Path, key: str) -> bool:
+    """Whether ``job_dir`` holds a complete fit made from the same inputs."""
+    try:
+        record = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    complete = all((job_dir / "fit" / f).is_file() for f in _FIT_FILES)
+    return complete and record.get("key") == key and record.get("status") in ("fitted", "skipped")
+
+
+# ---------------------------------------------------------------------------- answers
+def _diag_columns(fit) -> dict[str, Any]:
+    d = fit.diagnostics
+    return {
+        "max_rhat": d.get("max_rhat"),
+        "min_ess_bulk": d.get("min_ess_bulk"),
+        "divergences": d.get("divergences"),
+        "converged": bool(d.get("ok", not d.get("problems"))),
+    }
+
+
+def _copy(row: dict, frame_row: pd.Series, src: str, dst: str) -> None:
+    for s in ("median", "lower", "upper"):
+        row[f"{dst}_{s}"] = float(frame_row[f"{src}_{s}"])
+
+
+def answer_questions(fit, job: Job) -> list[dict[str, Any]]:
+    """One row per question of ``job``, answered with ``fit`` (intervals at ``job.interval``)."""
+    from .predict import compute_for_loss, optimal_allocation, predict_loss
+
+    rows: list[dict[str, Any]] = []
+    max_c = float(fit.runs[K.C].max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)  # compute_factor says it
+        if job.budgets:
+            table = optimal_allocation(fit, job.budgets, interval=job.interval)
+            for _, r in table.iterrows():
+                row = {"question": "allocate", "compute": float(r[K.COMPUTE])}
+                _copy(row, r, "N_opt", "N_opt")
+                _copy(row, r, "D_opt", "D_opt")
+                _copy(row, r, "loss_opt", "loss")
+                _copy(row, r, "tokens_per_param", "tokens_per_param")
+                row["compute_factor"] = float(r["compute_factor"])
+                rows.append(row)
+        for plan in job.plans:
+            target = plan.get("target")
+            r = predict_loss(fit, plan["N"], plan["D"], interval=job.interval, target=target)
+            r = r.iloc[0]
+            row = {"question": "predict", "N": plan["N"], "D": plan["D"], "compute": float(r[K.C])}
+            _copy(row, r, "loss_new_run", "loss")
+            if target is not None:
+                row["target"] = target
+                row["prob_below_target"] = float(r["prob_below_target"])
+            row["compute_factor"] = float(r["compute_factor"])
+            rows.append(row)
+        if job.targets:
+            table = compute_for_loss(fit, job.targets, interval=job.interval)
+            for _, r in table.iterrows():
+                row = {"question": "target", "target": float(r["target"])}
+                _copy(row, r, "compute", "compute_needed")
+                _copy(row, r, "N_opt", "N_opt")
+                _copy(row, r, "D_opt", "D_opt")
+                row["prob_unreachable"] = float(r["prob_unreachable"])
+                row["compute_factor"] = float(r["compute_median"]) / max_c
+                rows.append(row)
+    if not rows:
+        rows.append({"question": "fit"})
+    return rows
+
+
+_COLUMNS = [
+    "job",
+    "question",
+    "status",
+    "error",
+    "law",
+    "runs",
+    "seed",
+    "interval",
+    "compute",
+    "N",
+    "D",
+    "target",
+    *(
+        f"{q}_{s}"
+        for q in ("loss", "N_opt", "D_opt", "tokens_per_param", "compute_needed")
+        for s in ("median", "lower", "upper")
+    ),
+    "prob_below_target",
+    "prob_unreachable",
+    "compute_factor",
+    "max_rhat",
+    "min_ess_bulk",
+    "divergences",
+    "converged",
+]
+
+
+# -------------------------------------------------------------------------- executors
+def _local_executor(workers: int):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+    def submit(fn, *args):
+        with child_env():  # workers start on a submit: single-threaded BLAS (bayescale.threads)
+            return pool.submit(fn, *args)
+
+    return submit, as_completed, pool.shutdown
+
+
+class _Deferred:
+    """A call shaped like a future; it runs when its result is asked for (in this process)."""
+
+    def __init__(self, fn: Callable, *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def result(self) -> Any:
+        return self.fn(*self.args)
+
+
+def _inline_executor():
+    """One worker: run jobs in this process (no start-up cost; reuses its compiled models)."""
+    return _Deferred, iter, lambda: None
+
+
+def _dask_executor(client: Any):
+    from distributed import as_completed
+
+    def submit(fn, *args):
+        return client.submit(fn, *args, pure=False)
+
+    return submit, as_completed, lambda: None
+
+
+def _progress_bar(total: int, enabled: bool) -> Callable[[str], None]:
+    if not enabled or total == 0:
+        return lambda _label: None
+    from rich.progress import Progress
+
+    progress = Progress(transient=False)
+    task = progress.add_task("jobs", total=total)
+    progress.start()
+    done = {"n": 0}
+
+    def advance(label: str) -> None:
+        done["n"] += 1
+        progress.update(task, advance=1, description=label)
+        if done["n"] >= total:
+            progress.stop()
+
+    return advance
+
+
+# -------------------------------------------------------------------------------- run
+def run_batch(
+    manifest: str | os.PathLike | list[Job],
+    out: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: bool = False,
+) -> BatchResult:
+    """Fit every job of ``manifest`` and answer its questions; write ``risks.csv``, ``batch.json``.
+
+    Parameters
+    ----------
+    manifest
+        Path of a TOML manifest (see :mod:`bayescale.manifest`) or already parsed jobs.
+    out
+        Output folder (created if missing).
+    workers
+        Local worker processes (default: the number of cores); with 1, jobs run one after the
+        other in this process. Ignored with a Dask cluster.
+    client, scheduler
+        A ``distributed.Client``, or the address (``tcp://host:port``) of a Dask scheduler to
+        connect to: jobs are submitted there instead of to local processes.
+    force
+        Refit every job even if its inputs did not change.
+    progress
+        Show a progress bar over jobs (on stderr).
+
+    Returns
+    -------
+    BatchResult
+        ``risks`` (one row per job and question), ``jobs`` (status, timings), ``n_failed``.
+    """
+    t_start = time.perf_counter()
+    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    jobs = manifest if isinstance(manifest, list) else load_manifest(manifest)
+    manifest_sha = None
+    if not isinstance(manifest, list):
+        manifest_sha = hashlib.sha256(Path(manifest).read_bytes()).hexdigest()
+    out = Path(out)
+    (out / "jobs").mkdir(parents=True, exist_ok=True)
+    ncpu = os.cpu_count() or 1
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    workers = workers or ncpu
+
+    records: dict[str, dict[str, Any]] = {}
+    payloads: dict[str, tuple] = {}
+    for job in jobs:
+        rec: dict[str, Any] = {
+            "name": job.name,
+            "runs": str(job.runs),
+            "law": job.law,
+            "seed": job.fit_settings["seed"],
+        }
+        records[job.name] = rec
+        try:
+            runs = _load_job_runs(job)
+        except BayescaleError as exc:
+            rec.update(status="failed", error=f"runs file {job.runs}: {exc}")
+            continue
+        rec["n_runs"] = len(runs)
+        rec["key"] = _job_key(job, runs)
+        if not force and _previous(out / "jobs" / job.name, rec["key"]):
+            rec["status"] = "skipped"
+            continue
+        settings = dict(job.fit_settings)
+        if settings["cores"] is None and client is None and scheduler is None:
+            settings["cores"] = max(1, ncpu // min(workers, len(jobs)))
+        payloads[job.name] = (job.make_law().to_dict(), runs, settings)
+
+    advance = _progress_bar(len(payloads), progress)
+    if payloads:
+        if client is None and scheduler is not None:
+            from distributed import Client
+
+            client = Client(scheduler)
+        if client is not None:
+            submit, as_completed, close = _dask_executor(client)
+        elif min(workers, len(payloads)) == 1:
+            submit, as_completed, close = _inline_executor()
+        else:
+            submit, as_completed, close = _local_executor(min(workers, len(payloads)))
+        try:
+            futures = {submit(fit_job, *payloads[name]): name for name in payloads}
+            for future in as_completed(list(futures)):
+                name = futures[future]
+                result = future.result()
+                _store(out / "jobs" / name, records[name], result)
+                advance(f"{name}: {records[name]['status']}")
+        finally:
+            close()
+
+    rows = []
+    by_name = {job.name: job for job in jobs}
+    for name, rec in records.items():
+        rows += _job_rows(by_name[name], rec, out / "jobs" / name)
+    risks = pd.DataFrame(rows)
+    risks = risks.reindex(columns=[*_COLUMNS, *[c for c in risks.columns if c not in _COLUMNS]])
+    _write_outputs(
+        out,
+        risks,
+        records,
+        started,
+        time.perf_counter() - t_start,
+        manifest_sha,
+        workers if client is None else None,
+        client,
+    )
+    return BatchResult(risks=risks, jobs=list(records.values()), out=out)
+
+
+def _store(job_dir: Path, rec: dict[str, Any], result: dict[str, Any]) -> None:
+    rec["worker"] = result.get("worker")
+    if "error" in result:
+        rec.update(status="failed", error=result["error"])
+        return
+    files = result["files"]
+    write_result_dir(job_dir / "fit", {n: (lambda p, b=files[n]: p.write_bytes(b)) for n in files})
+    rec.update(status="fitted", timing=result["timing"], warnings=result["warnings"])
+    record = {k: rec[k] for k in ("name", "key", "status", "timing", "worker", "n_runs")}
+    atomic_write_text(job_dir / "job.json", dumps(record))
+
+
+def _job_rows(job: Job, rec: dict[str, Any], job_dir: Path) -> list[dict[str, Any]]:
+    base = {
+        "job": job.name,
+        "law": job.law,
+        "runs": str(job.runs),
+        "seed": job.fit_settings["seed"],
+        "interval": job.interval,
+    }
+    if rec["status"] == "failed":
+        return [{**base, "question": "fit", "status": "failed", "error": rec["error"]}]
+    from .fit import load_fit
+
+    try:
+        fit = load_fit(job_dir / "fit")
+        rec["diagnostics"] = {
+            k: fit.diagnostics.get(k)
+            for k in ("max_rhat", "min_ess_bulk", "divergences", "ok", "problems")
+        }
+        rec["fit_dir"] = str(job_dir / "fit")
+        answers = answer_questions(fit, job)
+    except BayescaleError as exc:
+        rec.update(status="failed", error=f"answering: {exc}")
+        return [{**base, "question": "fit", "status": "failed", "error": rec["error"]}]
+    diag = _diag_columns(fit)
+    return [{**base, "status": "ok", "error": None, **row, **diag} for row in answers]
+
+
+def _write_outputs(out, risks, records, started, wall, manifest_sha, workers, client) -> None:
+    csv = risks.to_csv(index=False, float_format="%.6g")
+    atomic_write_text(out / "risks.csv", csv)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        (out / "risks.parquet").unlink(missing_ok=True)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=".risks.", suffix=".parquet.tmp", dir=out)
+        os.close(fd)
+        try:
+            risks.to_parquet(tmp, index=False)
+            os.replace(tmp, out / "risks.parquet")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    jobs = list(records.values())
+    doc = {
+        "started": started,
+        "wall_s": wall,
+        "executor": "dask" if client is not None else "processes",
+        "scheduler": getattr(client, "scheduler", None) and str(client.scheduler.address),
+        "workers": workers,
+        "n_jobs": len(jobs),
+        "n_fitted": sum(j["status"] == "fitted" for j in jobs),
+        "n_skipped": sum(j["status"] == "skipped" for j in jobs),
+        "n_failed": sum(j["status"] == "failed" for j in jobs),
+        "jobs": jobs,
+        "reproducibility": {
+            "manifest_sha256": manifest_sha,
+            "versions": versions(),
+            "platform": platform.platform(),
+            "seeds": {j["name"]: j["seed"] for j in jobs},
+        },
+    }
+    atomic_write_text(out / "batch.json", dumps(doc))
+
+
+def exit_code(result: BatchResult) -> int:
+    """The CLI's exit code: the number of failed jobs (capped at 100)."""
+    return int(np.minimum(result.n_failed, 100))

@@ -1,0 +1,57 @@
+"""``bayescale batch``: many jobs and questions from one TOML manifest (see
+:mod:`bayescale.manifest` and :mod:`bayescale.batch`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli import Progress, _library_calls, _progress, app
+
+
+@app.command()
+def batch(
+    manifest: Annotated[Path, typer.Argument(help="TOML manifest listing jobs and questions.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a Dask scheduler (tcp://HOST:PORT) to submit jobs to."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Refit unchanged jobs too.")] = False,
+    progress: Progress = None,
+) -> None:
+    """Fit every job of MANIFEST, answer its questions, write OUT/risks.csv and OUT/batch.json.
+
+    Exit code: the number of failed jobs (0 = all succeeded); 2 for an invalid manifest, which
+    is checked before anything is sampled.
+    """
+    with _library_calls():
+        from .batch import exit_code, run_batch
+
+        result = run_batch(
+            manifest,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            force=force,
+            progress=_progress(progress),
+        )
+    for job in result.jobs:
+        line = f"{job['name']:24s} {job['status']:8s}"
+        if job["status"] == "failed":
+            line += f" {job['error']}"
+        elif job.get("timing"):
+            t = job["timing"]
+            line += f" compile {t.get('compile_s', 0):.1f} s, total {t.get('total_s', 0):.1f} s"
+        typer.echo(line)
+    typer.echo(
+        f"{len(result.jobs)} jobs: {sum(j['status'] == 'fitted' for j in result.jobs)} fitted, "
+        f"{sum(j['status'] == 'skipped' for j in result.jobs)} skipped, {result.n_failed} failed; "
+        f"wrote {out}/risks.csv and {out}/batch.json"
+    )
+    raise typer.Exit(exit_code(result))

@@ -1,0 +1,226 @@
+"""Batch path: manifest validation, local processes vs a Dask LocalCluster, skipping unchanged
+jobs, a failed job recorded while the others complete."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+from bayescale import ConfigError
+from bayescale.batch import run_batch
+from bayescale.manifest import load_manifest, parse_manifest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+PORIAN_GROUP = "rw|base|long|kaplan|kaplan|train"
+
+MANIFEST = """
+[defaults]
+draws = 150
+tune = 150
+chains = 2
+seed = 7
+plans = [{{ N = 7e10, D = 1.4e12, target = 2.0 }}]
+
+{jobs}
+
+[[job]]
+name = "broken"
+runs = "missing.csv"
+"""
+
+JOB = """
+[[job]]
+name = "{data}-{law}"
+runs = "{file}"
+law = "{law}"
+{extra}
+"""
+
+
+def _manifest(folder: Path) -> Path:
+    """Three shipped data sets x two laws (+ a job whose runs file is missing)."""
+    jobs = []
+    for data, file, filt in (
+        ("chinchilla", "chinchilla.csv", ""),
+        ("porian", "porian.csv", f'filter = {{ group = "{PORIAN_GROUP}" }}'),
+        ("datablations", "datablations.csv", "filter = { in_paper_fit_subset = true }"),
+    ):
+        shutil.copy(DATA / ("porian_isoflop.csv" if data == "porian" else file), folder / file)
+        for law in ("chinchilla", "kaplan-c"):
+            extra = filt + (
+                "\nbudgets = [1e21, 5.88e23]\ntargets = [2.0]" if law == "chinchilla" else ""
+            )
+            jobs.append(JOB.format(data=data, file=file, law=law, extra=extra))
+    path = folder / "manifest.toml"
+    path.write_text(MANIFEST.format(jobs="\n".join(jobs)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def batch_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    return folder, _manifest(folder)
+
+
+@pytest.fixture(scope="module")
+def local_run(batch_dir):
+    folder, manifest = batch_dir
+    return run_batch(manifest, folder / "local", workers=2)
+
+
+def test_local_processes_answer_every_question(local_run):
+    risks = pd.read_csv(local_run.out / "risks.csv")
+    ok = risks[risks.status == "ok"]
+    assert set(ok.job) == {
+        f"{d}-{law}"
+        for d in ("chinchilla", "porian", "datablations")
+        for law in ("chinchilla", "kaplan-c")
+    }
+    # chinchilla jobs: 2 budgets + 1 plan + 1 target; kaplan-c: 1 plan
+    assert ok.groupby("job").size().to_dict() == {
+        **{f"{d}-chinchilla": 4 for d in ("chinchilla", "porian", "datablations")},
+        **{f"{d}-kaplan-c": 1 for d in ("chinchilla", "porian", "datablations")},
+    }
+    alloc = ok[ok.question == "allocate"]
+    assert (alloc.N_opt_lower <= alloc.N_opt_median).all()
+    assert (alloc.N_opt_median <= alloc.N_opt_upper).all()
+    assert (
+        (alloc.compute - 6 * alloc.N_opt_median * alloc.D_opt_median).abs() < 0.2 * alloc.compute
+    ).all()
+    plans = ok[ok.question == "predict"]
+    assert plans.prob_below_target.between(0, 1).all()
+    assert plans.compute_factor.gt(1).all()
+    assert ok[["max_rhat", "min_ess_bulk", "divergences"]].notna().all().all()
+    doc = json.loads((local_run.out / "batch.json").read_text())
+    assert doc["n_jobs"] == 7 and doc["n_fitted"] == 6 and doc["n_failed"] == 1
+    assert doc["reproducibility"]["versions"]["bayescale"]
+    fitted = [j for j in doc["jobs"] if j["status"] == "fitted"]
+    assert all(j["timing"]["sampling_s"] > 0 for j in fitted)
+    assert (local_run.out / "jobs" / "porian-chinchilla" / "fit" / "posterior.nc").is_file()
+
+
+def test_bad_runs_file_is_recorded_and_others_complete(local_run):
+    risks = pd.read_csv(local_run.out / "risks.csv")
+    bad = risks[risks.job == "broken"]
+    assert len(bad) == 1 and bad.status.iloc[0] == "failed"
+    assert "missing.csv" in bad.error.iloc[0] and "not found" in bad.error.iloc[0]
+    assert local_run.n_failed == 1
+    assert (risks[risks.job != "broken"].status == "ok").all()
+
+
+def test_dask_local_cluster_agrees_with_local_processes(batch_dir, local_run):
+    distributed = pytest.importorskip("distributed")
+    folder, manifest = batch_dir
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        result = run_batch(manifest, folder / "dask", client=client)
+    a = pd.read_csv(local_run.out / "risks.csv")
+    b = pd.read_csv(result.out / "risks.csv")
+    pd.testing.assert_frame_equal(a, b)
+    assert json.loads((result.out / "batch.json").read_text())["executor"] == "dask"
+
+
+def test_rerun_skips_unchanged_and_refits_changed_data(batch_dir, local_run, monkeypatch, capsys):
+    folder, manifest = batch_dir
+    out = folder / "rerun"
+    shutil.copytree(local_run.out, out)
+    before = {p: p.stat().st_mtime_ns for p in out.glob("jobs/*/fit/posterior.nc")}
+
+    import bayescale.batch as batch
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("an unchanged job was sampled")
+
+    monkeypatch.setattr(batch, "fit_job", no_sampling)
+    code, stdout, _ = run_cli(["batch", manifest, "--out", out], capsys, monkeypatch)
+    assert code == 1  # one failed job (the missing runs file), nothing sampled
+    assert "0 fitted, 6 skipped, 1 failed" in stdout
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "risks.csv"), pd.read_csv(local_run.out / "risks.csv")
+    )
+
+    monkeypatch.undo()
+    runs = pd.read_csv(folder / "porian.csv")
+    runs.loc[0, "loss"] *= 1.001  # any change of the data file
+    runs.to_csv(folder / "porian.csv", index=False)
+    try:
+        result = run_batch(manifest, out, workers=1)
+    finally:
+        shutil.copy(DATA / "porian_isoflop.csv", folder / "porian.csv")
+    status = {j["name"]: j["status"] for j in result.jobs}
+    assert sorted(n for n, s in status.items() if s == "fitted") == [
+        "porian-chinchilla",
+        "porian-kaplan-c",
+    ]
+    assert sum(s == "skipped" for s in status.values()) == 4
+
+
+# ---------------------------------------------------------------- validation (no sampling)
+def test_manifest_errors_name_job_and_key_all_at_once():
+    doc = {
+        "defaults": {"draws": 100, "colour": "red"},
+        "job": [
+            {"name": "a", "runs": "x.csv", "chains": 0, "law": "kaplan-n", "budgets": [1e21]},
+            {"name": "b", "runs": "x.csv", "plans": [{"N": 1e9}], "sampler": "gibbs"},
+            {"name": "a", "runs": "y.csv", "lawz": "chinchilla"},
+            {"name": "c", "runs": "x.csv", "law": "kaplan-n", "budgets": [1e21]},
+            {"name": "d", "runs": "x.csv", "priors": "nobody2020"},
+        ],
+    }
+    with pytest.raises(ConfigError) as exc:
+        parse_manifest(doc)
+    msg = str(exc.value)
+    for part in (
+        "[defaults]: key 'colour'",
+        "job 'a': key 'chains' must be an integer >= 1, got 0",
+        "job 'b': key 'plans' entry 0 needs D",
+        "job 'b': key 'sampler' must be one of",
+        "job 'a': key 'name' is used by another job",
+        "job 'a': key 'lawz' is not a job key",
+        "job 'c': key 'budgets' cannot be answered by the kaplan-n law",
+        "job 'd': key 'priors'",
+    ):
+        assert part in msg, part
+
+
+def test_manifest_paths_are_relative_to_the_manifest(tmp_path):
+    (tmp_path / "m.toml").write_text('[[job]]\nname = "j"\nruns = "sub/runs.csv"\n')
+    (job,) = load_manifest(tmp_path / "m.toml")
+    assert job.runs == (tmp_path / "sub" / "runs.csv").resolve()
+    assert job.fit_settings["draws"] == 1000 and job.law == "chinchilla"
+
+
+def test_invalid_manifest_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    (tmp_path / "m.toml").write_text('[[job]]\nname = "j"\nruns = "r.csv"\ndraws = "many"\n')
+    code, _, err = run_cli(
+        ["batch", tmp_path / "m.toml", "--out", tmp_path / "out"], capsys, monkeypatch
+    )
+    assert code == 2
+    assert "job 'j': key 'draws' must be an integer >= 1, got 'many'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "bad.toml").write_text("[[job]\n")
+    code, _, err = run_cli(
+        ["batch", tmp_path / "bad.toml", "--out", tmp_path / "out"], capsys, monkeypatch
+    )
+    assert code == 2 and "not valid TOML" in err
+
+
+def test_filter_on_unknown_column_fails_that_job_only(tmp_path):
+    shutil.copy(DATA / "chinchilla.csv", tmp_path / "runs.csv")
+    jobs = parse_manifest(
+        {"job": [{"name": "j", "runs": "runs.csv", "filter": {"colour": "red"}}]}, base=tmp_path
+    )
+    result = run_batch(jobs, tmp_path / "out", workers=1)
+    assert result.n_failed == 1
+    assert "filter column 'colour'" in result.jobs[0]["error"]

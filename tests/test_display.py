@@ -1,0 +1,63 @@
+"""Rich display: result tables and fits render as readable HTML with SI suffixes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.display import ResultFrame, interval_digits, pretty_table
+
+
+def test_pretty_table_merges_intervals_and_uses_si():
+    t = ResultFrame(
+        {
+            "compute": [5.88e23],
+            "N_opt_median": [70.1e9],
+            "N_opt_lower": [61e9],
+            "N_opt_upper": [85.2e9],
+            "loss_median": [1.97641],
+            "loss_lower": [1.95139],
+            "loss_upper": [2.00082],
+            "prob_below_target": [0.04751],
+            "compute_factor": [45.38],
+        }
+    )
+    row = pretty_table(t).iloc[0].to_dict()
+    assert row == {
+        "compute": "5.88e23",
+        "N_opt": "70.1B [61B, 85.2B]",
+        "loss": "1.976 [1.951, 2.001]",
+        "prob_below_target": "0.048",
+        "compute_factor": "45.4×",
+    }
+    html = t._repr_html_()
+    assert "70.1B [61B, 85.2B]" in html and "<table" in html
+
+
+def test_interval_digits_resolve_the_width():
+    assert interval_digits(1.8123, 1.8101, 1.8145) == 5
+    assert interval_digits(0.5, 0.2, 0.9) == 3
+    assert interval_digits(float("inf"), 1.0, float("inf")) == 4
+
+
+def test_result_tables_stay_dataframes_and_display(small_fit):
+    alloc = bs.optimal_allocation(small_fit, [1e21, 1e23])
+    assert isinstance(alloc, pd.DataFrame) and isinstance(alloc, ResultFrame)
+    assert alloc.attrs["interval"] == 0.9
+    html = alloc._repr_html_()
+    assert "median [90% interval]" in html and "B [" in html  # SI-suffixed N*
+    sub = alloc[alloc.compute > 5e21]  # pandas operations keep the display
+    assert isinstance(sub, ResultFrame) and "<table" in sub._repr_html_()
+    with pytest.warns(bs.ExtrapolationWarning):
+        pred = bs.predict_loss(small_fit, 7e10, 1.4e12, target=2.0)
+    assert "prob_below_target" in pred._repr_html_()
+    # A reshaped table without interval triples still displays (plain pandas rendering)
+    assert "<table" in pred.T._repr_html_()
+
+
+def test_fit_html_flags_diagnostics(small_fit):
+    html = small_fit._repr_html_()
+    assert "chinchilla" in html and "R-hat" in html and "ESS bulk" in html
+    assert "✓ diagnostics ok" in html
+    assert html.count("<tr>") == len(small_fit.summary()) + 1
