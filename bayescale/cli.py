@@ -141,6 +141,10 @@ def fit(
         typer.Option(help="mcmc (posterior), or a fast point fit: map, bootstrap (Huber)."),
     ] = FitMethod.mcmc,
     n_boot: Annotated[int, typer.Option(min=2, help="Resamples for --method bootstrap.")] = 200,
+    drift: Annotated[
+        bool,
+        typer.Option("--drift/--no-drift", help="Learn the extrapolation drift (bayescale.drift)."),
+    ] = True,
     progress: Progress = None,
 ) -> None:
     """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT."""
@@ -195,6 +199,7 @@ def fit(
             exclude_top_loss=exclude_top_loss,
             target_accept=target_accept,
             progress=_progress(progress),
+            drift=drift,
         )
         result.save(out, extra={"command": sys.argv})
     typer.echo(f"{model.name}: {model.formula}")
@@ -204,6 +209,9 @@ def fit(
         f"max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f}, "
         f"divergences {d['divergences']}; seed {result.settings['seed']}; wrote {out}/"
     )
+    tau = result.settings.get("drift", {}).get("tau")
+    if tau is not None:
+        typer.echo(f"extrapolation drift tau {tau:.3g} per sqrt(decade) of compute beyond the runs")
 
 
 @app.command()

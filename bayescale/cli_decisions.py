@@ -210,6 +210,9 @@ def backtest(
         BacktestMethod, typer.Option(help="bayes, or the Huber point fit + bootstrap baseline.")
     ] = BacktestMethod.bayes,
     n_boot: Annotated[int, typer.Option(min=10, help="Bootstrap resamples.")] = 200,
+    drift: Annotated[
+        bool, typer.Option("--drift/--no-drift", help="bayes: model the extrapolation drift.")
+    ] = True,
     as_json: AsJson = False,
 ) -> None:
     """Fit on the smaller runs, predict the held-out larger ones, score interval coverage."""
@@ -233,6 +236,8 @@ def backtest(
             method=method.value,
             n_boot=n_boot,
         )
+        if method is BacktestMethod.bayes:
+            kw["drift"] = drift
         if cutoffs:
             results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
         else:

@@ -57,6 +57,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "target_accept": 0.9,
     "exclude_top_loss": 0,
     "cores": None,
+    "drift": True,
     "interval": 0.9,
     "budgets": [],
     "plans": [],
@@ -111,6 +112,8 @@ def _check_value(key: str, v: Any) -> str | None:
         return None if _is_int(v) and v >= 1 else f"must be an integer >= 1, got {v!r}"
     if key in ("tune", "exclude_top_loss", "seed"):
         return None if _is_int(v) and v >= 0 else f"must be an integer >= 0, got {v!r}"
+    if key == "drift":
+        return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
     if key == "cores":
         return None if v is None or (_is_int(v) and v >= 1) else f"must be >= 1, got {v!r}"
     if key in ("target_accept", "interval"):
@@ -188,6 +191,7 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
                 "target_accept",
                 "exclude_top_loss",
                 "cores",
+                "drift",
             )
         },
         interval=float(spec["interval"]),

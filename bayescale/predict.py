@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
+from .drift import drift_sd
 from .exceptions import ConfigError, ExtrapolationWarning
 from .fit import Fit, _check_interval
 
@@ -167,10 +168,19 @@ def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArr
     )
 
 
-def _noisy(fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng, inputs) -> np.ndarray:
+def _noisy(
+    fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng, inputs, c: np.ndarray
+) -> np.ndarray:
+    """A new run's outcome: the law, the extrapolation drift beyond the fitted compute (see
+    :mod:`bayescale.drift`) and run-to-run noise."""
     law = fit.law
     noisy = law.with_noise(law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np)
-    return law.from_observed(law.likelihood.sample(rng, law.to_observed(loss), noisy))
+    centre = law.to_observed(loss)
+    tau = fit.settings.get("drift", {}).get("tau")
+    if tau:
+        sd = drift_sd(tau, c, float(fit.runs[K.C].max()))
+        centre = centre + sd * rng.standard_normal(np.shape(centre))
+    return law.from_observed(law.likelihood.sample(rng, centre, noisy))
 
 
 def predict_loss(
@@ -218,7 +228,7 @@ def predict_loss(
     c = k * n * d
     p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d, k)
-    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k))
+    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), c)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
     _add(table, "loss", loss, interval)
     _add(table, "loss_new_run", new, interval)
@@ -243,7 +253,7 @@ def prob_loss_below(
         raise ConfigError("target must be a single loss value")
     p = _draws(fit, group)
     loss = _law_loss(fit, p, n, d)
-    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d))
+    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d), K.FLOPS_PER_PARAM_TOKEN * n * d)
     return pd.DataFrame(
         {
             K.N: n,

@@ -358,6 +358,7 @@ def fit_law(
     target_accept: float = 0.9,
     progress: bool = False,
     cores: int | None = None,
+    drift: bool = True,
 ):
     """Sample ``law``'s posterior given ``runs``; see :meth:`bayescale.laws.Law.fit`."""
     from .fit import Fit
@@ -427,6 +428,15 @@ def fit_law(
     )
     timing["pilot_s"] = t1 - t0
     timing["sampling_s"] = time.perf_counter() - t1
+    drift_info: dict[str, Any] = {"tau": None, "note": "disabled (drift=False)"}
+    if drift:
+        from .drift import estimate_drift
+
+        t2 = time.perf_counter()
+        drift_info = estimate_drift(
+            law, runs, seed=int(main_seed), sampler=sampler, target_accept=target_accept
+        )
+        timing["drift_s"] = time.perf_counter() - t2
 
     settings = {
         "draws": int(draws),
@@ -437,6 +447,7 @@ def fit_law(
         "target_accept": float(target_accept),
         "exclude_top_loss": int(exclude_top_loss),
         "pilot": {"tune": PILOT_TUNE, "draws": PILOT_DRAWS},
+        "drift": drift_info,
         "timing": timing,
     }
     return Fit.from_samples(

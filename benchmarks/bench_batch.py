@@ -6,8 +6,8 @@ The 12 jobs: Chinchilla's law on each of the ten Porian et al. configurations, a
 law and Kaplan's L(C) on the shipped Chinchilla runs (two law configurations, so a worker
 compiles at most twice). Each setting runs as its own `bayescale batch ... --force` process
 (cold in-process caches, as a nightly job would be). Reported: whole-command wall time, and
-from batch.json the time workers spent compiling and sampling (pilot + main run), summed over
-jobs.
+from batch.json the time workers spent compiling, sampling (pilot + main run) and learning the
+extrapolation drift (a small leave-future-out refit), summed over jobs.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def run(path: Path, out: Path, workers: int) -> dict:
         "wall_s": wall,
         "compile_s": sum(t["compile_s"] for t in timings),
         "sampling_s": sum(t["pilot_s"] + t["sampling_s"] for t in timings),
+        "drift_s": sum(t.get("drift_s", 0.0) for t in timings),
         "compiles": sum(t["compile_s"] > 0 for t in timings),
     }
 

@@ -24,6 +24,7 @@ draws = 150
 tune = 150
 chains = 2
 seed = 7
+drift = false
 plans = [{{ N = 7e10, D = 1.4e12, target = 2.0 }}]
 
 {jobs}

@@ -291,6 +291,7 @@ class Law:
         target_accept: float = 0.9,
         progress: bool = False,
         cores: int | None = None,
+        drift: bool = True,
     ) -> Fit:
         """Sample the posterior of this law given ``runs``.
 
@@ -314,6 +315,11 @@ class Law:
             Show a progress bar while sampling.
         cores
             Chains run in parallel on this many cores (default: all).
+        drift
+            Learn the extrapolation drift (see :mod:`bayescale.drift`) with a small
+            leave-future-out refit, so predictions beyond the fitted compute widen with the
+            distance. ``False`` skips it (predictions then carry parameter and noise
+            uncertainty only).
 
         Returns
         -------
@@ -335,6 +341,7 @@ class Law:
             target_accept=target_accept,
             progress=progress,
             cores=cores,
+            drift=drift,
         )
 
 

@@ -43,8 +43,11 @@ fit
 # ## 1. Will the planned run reach the target?
 #
 # `predict_loss` gives two intervals: the law's loss (what the *expected* run reaches: only
-# parameter uncertainty) and a new run's loss (plus run-to-run noise, which is what a single
-# real run faces). The probability of beating the target is computed from the latter. The
+# parameter uncertainty) and a new run's loss, which is what a single real run faces: the law,
+# plus run-to-run noise, plus the *extrapolation drift* — the law's own error, which grows with
+# the distance beyond the largest fitted run and which bayescale learns from the runs with a
+# leave-future-out refit (`fit.settings["drift"]`; section 4 shows why it is needed). The
+# probability of beating the target is computed from the new-run distribution. The
 # `compute_factor` column says how far beyond the largest fitted run the plan lies.
 
 # %%
