@@ -19,7 +19,6 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
-from .data import load_runs
 from .drift import drift_sd
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
@@ -167,12 +166,7 @@ def backtest(
         raise ConfigError(f"interval must be in (0, 1), got {interval}")
     if method not in METHODS:
         raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
-    runs = load_runs(
-        runs,
-        target=law.target,
-        positive_target=law.observation == "log",
-        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
-    )
+    runs = law.load_runs(runs)
     train, test, cutoff = split_by_compute(
         runs, holdout_compute_above=holdout_compute_above, holdout_top_fraction=holdout_top_fraction
     )

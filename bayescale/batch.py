@@ -91,16 +91,8 @@ def fit_job(law_dict: dict[str, Any], runs: pd.DataFrame, settings: dict[str, An
 
 # ----------------------------------------------------------------------------- inputs
 def _load_job_runs(job: Job) -> pd.DataFrame:
-    from .data import load_runs
-
-    law = job.make_law()
-    runs = load_runs(
-        job.runs,
-        columns={K.GROUP: job.group_column} if job.group_column else None,
-        target=law.target,
-        positive_target=law.observation == "log",
-        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
-    )
+    columns = {K.GROUP: job.group_column} if job.group_column else None
+    runs = job.make_law().load_runs(job.runs, columns=columns)
     for col, values in job.filter.items():
         if col not in runs.columns:
             raise ConfigError(

@@ -165,14 +165,7 @@ def fit(
         model = make_law(law, **options)
         table = runs
         if group_column is not None:
-            from .data import load_runs
-
-            table = load_runs(
-                runs,
-                columns={"group": group_column},
-                target=model.target,
-                positive_target=model.observation == "log",
-            )
+            table = model.load_runs(runs, columns={"group": group_column})
         if method is not FitMethod.mcmc:
             from .pointfit import point_fit
 

@@ -22,7 +22,7 @@ import pandas as pd
 from . import constants as K
 from .exceptions import DataError, DataWarning
 
-__all__ = ["load_runs", "drop_top_loss", "runs_sha256", "file_sha256"]
+__all__ = ["load_runs", "drop_top_loss", "split_top_loss", "runs_sha256", "file_sha256"]
 
 _MAX_ROWS_NAMED = 8
 
@@ -294,3 +294,11 @@ def drop_top_loss(runs: pd.DataFrame, k: int, target: str = K.LOSS) -> pd.DataFr
     keep = runs.drop(index=runs[target].nlargest(k).index).reset_index(drop=True)
     keep.attrs.update(runs.attrs)
     return keep
+
+
+def split_top_loss(
+    runs: pd.DataFrame, k: int, target: str = K.LOSS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(kept, excluded)``: :func:`drop_top_loss` and the ``k`` rows it dropped."""
+    kept = drop_top_loss(runs, k, target=target)
+    return kept, runs.loc[runs[target].nlargest(k).index]

@@ -171,7 +171,7 @@ def point_fit(
 
     import xarray as xr
 
-    from .data import drop_top_loss, load_runs
+    from .data import split_top_loss
     from .exceptions import ConfigError
     from .fit import Fit
 
@@ -184,14 +184,7 @@ def point_fit(
         )
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ConfigError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    all_runs = load_runs(
-        runs,
-        target=law.target,
-        positive_target=law.observation == "log",
-        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
-    )
-    runs = drop_top_loss(all_runs, exclude_top_loss, target=law.target)
-    excluded = all_runs.loc[all_runs[law.target].nlargest(exclude_top_loss).index]
+    runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
     t0 = time.perf_counter()
     if method == "map":
         start = huber_fit(law, runs, starts=_grid(law, size=2))

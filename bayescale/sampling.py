@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .data import drop_top_loss, load_runs
+from .data import split_top_loss
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
 from .priors import draw_prior, prior_logp, unconstrained_prior
@@ -364,14 +364,7 @@ def fit_law(
     from .fit import Fit
 
     _check_settings(draws, tune, chains, sampler, target_accept, cores)
-    all_runs = load_runs(
-        runs,
-        target=law.target,
-        positive_target=law.observation == "log",
-        require=tuple(x for x in law.inputs if x not in (K.N, K.D, K.C)),
-    )
-    runs = drop_top_loss(all_runs, exclude_top_loss, target=law.target)
-    excluded = all_runs.loc[all_runs[law.target].nlargest(exclude_top_loss).index]
+    runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
     if len(runs) <= law.n_free:
         raise DataError(
             f"{len(runs)} run(s) cannot identify {law.n_free} free parameters of "

@@ -278,6 +278,20 @@ class Law:
         return prior_predictive(self, runs, draws=draws, seed=seed)
 
     # ------------------------------------------------------------------ fitting
+    def load_runs(self, runs: Any, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Validate ``runs`` (a CSV path or DataFrame) for this law: its target column, a
+        positive target on the log scale, and any extra inputs (see
+        :func:`bayescale.load_runs`)."""
+        from ..data import load_runs
+
+        return load_runs(
+            runs,
+            columns=columns,
+            target=self.target,
+            positive_target=self.observation == "log",
+            require=tuple(x for x in self.inputs if x not in (K.N, K.D, K.C)),
+        )
+
     def fit(
         self,
         runs: pd.DataFrame,
