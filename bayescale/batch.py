@@ -341,11 +341,12 @@ def run_batch(
         payloads[job.name] = (job.make_law().to_dict(), runs, settings)
 
     advance = _progress_bar(len(payloads), progress)
+    owned = None  # a client this call connected itself (closed at the end)
     if payloads:
         if client is None and scheduler is not None:
             from distributed import Client
 
-            client = Client(scheduler)
+            client = owned = Client(scheduler)
         if client is not None:
             submit, as_completed, close = _dask_executor(client)
         elif min(workers, len(payloads)) == 1:
@@ -361,6 +362,10 @@ def run_batch(
                 advance(f"{name}: {records[name]['status']}")
         finally:
             close()
+    executor = "dask" if client is not None or scheduler is not None else "processes"
+    address = str(client.scheduler.address) if client is not None else scheduler
+    if owned is not None:
+        owned.close()
 
     rows = []
     by_name = {job.name: job for job in jobs}
@@ -375,8 +380,9 @@ def run_batch(
         started,
         time.perf_counter() - t_start,
         manifest_sha,
-        workers if client is None else None,
-        client,
+        workers if executor == "processes" else None,
+        executor,
+        address,
     )
     return BatchResult(risks=risks, jobs=list(records.values()), out=out)
 
@@ -420,7 +426,9 @@ def _job_rows(job: Job, rec: dict[str, Any], job_dir: Path) -> list[dict[str, An
     return [{**base, "status": "ok", "error": None, **row, **diag} for row in answers]
 
 
-def _write_outputs(out, risks, records, started, wall, manifest_sha, workers, client) -> None:
+def _write_outputs(
+    out, risks, records, started, wall, manifest_sha, workers, executor, address
+) -> None:
     csv = risks.to_csv(index=False, float_format="%.6g")
     atomic_write_text(out / "risks.csv", csv)
     try:
@@ -439,8 +447,8 @@ def _write_outputs(out, risks, records, started, wall, manifest_sha, workers, cl
     doc = {
         "started": started,
         "wall_s": wall,
-        "executor": "dask" if client is not None else "processes",
-        "scheduler": getattr(client, "scheduler", None) and str(client.scheduler.address),
+        "executor": executor,
+        "scheduler": address,
         "workers": workers,
         "n_jobs": len(jobs),
         "n_fitted": sum(j["status"] == "fitted" for j in jobs),
