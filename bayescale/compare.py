@@ -36,6 +36,14 @@ def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
     UserWarning
         ArviZ's own warning when Pareto k values are high (the LOO estimate is then unreliable;
         ``pareto_k_bad`` counts the runs concerned).
+
+    Examples
+    --------
+    ``fit`` is a fitted Chinchilla law; a fit compared with itself ties:
+
+    >>> t = bs.compare({"chinchilla": fit, "again": fit})
+    >>> t["elpd_diff"].tolist(), t["law"].tolist()
+    ([0.0, 0.0], ['chinchilla', 'chinchilla'])
     """
     import arviz as az
 

@@ -78,6 +78,18 @@ class Fit:
         See :func:`bayescale.diagnostics.diagnose`.
     data_info : dict
         Source file, its SHA-256, hash of the runs used, excluded runs.
+
+    Examples
+    --------
+    ``fit`` is a fitted Chinchilla law (:meth:`bayescale.Law.fit`):
+
+    >>> fit.params[:6]
+    ('E', 'A', 'B', 'alpha', 'beta', 'sigma')
+    >>> s = fit.summary()
+    >>> bool(s.loc["alpha", "lower"] < s.loc["alpha", "median"] < s.loc["alpha", "upper"])
+    True
+    >>> dict(fit.idata.posterior.sizes)
+    {'chain': 2, 'draw': 300}
     """
 
     def __init__(
@@ -303,6 +315,14 @@ def load_fit(path: str | os.PathLike) -> Fit:
     ------
     FitFileError
         If the directory or one of its files is missing, or was not written by bayescale.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = fit.save(tempfile.mkdtemp() + "/chinchilla")
+    >>> again = bs.load_fit(path)
+    >>> again.law == fit.law, again.settings["seed"] == fit.settings["seed"]
+    (True, True)
     """
     import arviz as az
 

@@ -156,7 +156,13 @@ def _law_loss(
 
 # ---------------------------------------------------------------------------- loss
 def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArray:
-    """The law's loss at each (N, D) for every posterior draw, dims (chain, draw, point)."""
+    """The law's loss at each (N, D) for every posterior draw, dims (chain, draw, point).
+
+    Examples
+    --------
+    >>> bs.loss_draws(fit, [1e9, 2e9], [2e10, 4e10]).dims
+    ('chain', 'draw', 'point')
+    """
     n, d = _pair(N, D)
     post = _select(fit, group)
     params = {name: post[name] for name in fit.law.sampled_params}
@@ -222,6 +228,16 @@ def predict_loss(
         Per (N, D): ``N``, ``D``, ``C``, ``loss_*`` (the law), ``loss_new_run_*`` (the law plus
         run-to-run noise), ``compute_factor``, ``N_factor``, ``D_factor`` (how far beyond the
         largest fitted run), and ``prob_below_target`` with ``target``.
+
+    Examples
+    --------
+    ``fit`` is a fitted Chinchilla law (:meth:`bayescale.Law.fit`).
+
+    >>> t = bs.predict_loss(fit, 1e9, 2e10, target=2.6)
+    >>> bool(t.loss_lower[0] < t.loss_median[0] < t.loss_upper[0])
+    True
+    >>> bool(0 <= t.prob_below_target[0] <= 1), float(t.compute_factor[0]) < 1
+    (True, True)
     """
     interval = _check_interval(interval)
     n, d = _pair(N, D)
@@ -246,6 +262,12 @@ def prob_loss_below(
 
     ``prob_law_below``: the law's loss (the expected outcome) is below the target;
     ``prob_new_run_below``: an actual run, with run-to-run noise, is.
+
+    Examples
+    --------
+    >>> p = bs.prob_loss_below(fit, [1e9, 4e9], [2e10, 8e10], target=2.5)
+    >>> bool(p.prob_new_run_below.is_monotonic_increasing)  # bigger run, likelier to beat it
+    True
     """
     n, d = _pair(N, D)
     t = _positive("target", target)
@@ -269,7 +291,14 @@ def prob_loss_below(
 def allocation_exponents(
     fit: Fit, interval: float = K.DEFAULT_INTERVAL, group: str | None = None
 ) -> pd.DataFrame:
-    """Exponents ``a`` (N* ~ C^a) and ``b`` (D* ~ C^b): rows a, b; columns median, lower, upper."""
+    """Exponents ``a`` (N* ~ C^a) and ``b`` (D* ~ C^b): rows a, b; columns median, lower, upper.
+
+    Examples
+    --------
+    >>> e = bs.allocation_exponents(fit)
+    >>> round(float(e.loc["a", "median"] + e.loc["b", "median"]), 6)  # a + b = 1 under C = 6ND
+    1.0
+    """
     interval = _check_interval(interval)
     rows = {}
     post = _select(fit, group)
@@ -302,6 +331,14 @@ def optimal_allocation(
     pandas.DataFrame
         Per budget: ``compute``, ``N_opt_*``, ``D_opt_*``, ``loss_opt_*``,
         ``tokens_per_param_*``, ``compute_factor``.
+
+    Examples
+    --------
+    >>> a = bs.optimal_allocation(fit, [1e21, 5.88e23])
+    >>> bool((a.N_opt_median * a.D_opt_median * 6 / a.compute).round(6).eq(1).all())
+    True
+    >>> bool(a.N_opt_median.is_monotonic_increasing)
+    True
     """
     interval = _check_interval(interval)
     c = _positive("compute", compute)
@@ -330,6 +367,14 @@ def compute_for_loss(
     Draws with ``E >= target`` cannot reach it at any compute: they count as infinite compute,
     and ``prob_unreachable`` is their share. An interval end that is ``inf`` means "not reached
     with that probability" — never a NaN, never an exception.
+
+    Examples
+    --------
+    >>> t = bs.compute_for_loss(fit, [2.2, 1.0])
+    >>> t.prob_unreachable.tolist()  # 1.0 is below the irreducible loss E
+    [0.0, 1.0]
+    >>> float(t.compute_median[1])
+    inf
     """
     interval = _check_interval(interval)
     t = _positive("target", target)
@@ -357,6 +402,12 @@ def expected_gain(
     ``along="N"`` multiplies the model size, ``"D"`` the tokens, ``"C"`` the compute, spent
     compute-optimally: the gain is then ``L(N, D) - L*(factor * k N D)``. Positive gain = lower
     loss. Also ``prob_gain_above_zero``.
+
+    Examples
+    --------
+    >>> g = bs.expected_gain(fit, 1e9, 2e10, factor=2, along="N")
+    >>> float(g.prob_gain_above_zero[0])
+    1.0
     """
     interval = _check_interval(interval)
     n, d = _pair(N, D)
@@ -395,6 +446,12 @@ def suboptimality(
     Returns ``extra_loss_*`` = L(N, D) - L*(C), and the effective-compute penalty
     ``compute_multiplier_*`` = C / C_eff, where C_eff is the compute with which the optimal
     split reaches the plan's loss (1 = the plan is optimal; 2 = it wastes half its compute).
+
+    Examples
+    --------
+    >>> s = bs.suboptimality(fit, [7e10, 7e11], [1.4e12, 1.4e11])  # ~20 vs 0.2 tokens/param
+    >>> bool(s.compute_multiplier_median[1] > s.compute_multiplier_median[0] >= 1)
+    True
     """
     interval = _check_interval(interval)
     n, d = _pair(N, D)

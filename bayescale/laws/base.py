@@ -56,6 +56,15 @@ class Law:
         group, with the exponents drawn from a shared population:
         ``log alpha_g ~ Normal(alpha_mu, alpha_tau)``; amplitudes and E per group). The noise
         model is shared by all groups.
+
+    Examples
+    --------
+    >>> from bayescale import KaplanN
+    >>> law = KaplanN(likelihood="normal")
+    >>> law.sampled_params, law.inputs
+    (('E', 'A', 'alpha', 'sigma'), ('N',))
+    >>> round(float(law.predict({"E": 1.7, "A": 400.0, "alpha": 0.34}, N=1e9)), 3)
+    2.048
     """
 
     #: Short name used by the CLI and in saved fits.

@@ -22,6 +22,12 @@ class BrokenPowerLaw(Law):
     (``smoothness``, fixed, default 1) sets how sharp the break is. Defaults: E ~ HalfNormal(2.5),
     A ~ LogNormal(6, 3), alpha ~ TruncatedNormal(0.3, 0.25, >0), delta ~ Normal(0, 0.3),
     x_b ~ LogNormal(log 1e9 for N / 2e10 for D / 1e20 for C, 3).
+
+    Examples
+    --------
+    >>> from bayescale import BrokenPowerLaw
+    >>> BrokenPowerLaw().sampled_params
+    ('E', 'A', 'alpha', 'delta', 'x_b', 'sigma')
     """
 
     name: ClassVar[str] = "broken-power"

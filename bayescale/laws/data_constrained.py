@@ -26,6 +26,12 @@ class DataConstrainedLaw(Law):
     parameter-repetition term (R_N*) is not modelled: ``N' = N``.
 
     Defaults: Chinchilla's law's defaults plus ``R_D_star ~ LogNormal(log 15, 1.5)``.
+
+    Examples
+    --------
+    >>> from bayescale import DataConstrainedLaw
+    >>> DataConstrainedLaw().sampled_params
+    ('E', 'A', 'B', 'alpha', 'beta', 'R_D_star', 'sigma')
     """
 
     name: ClassVar[str] = "data-constrained"

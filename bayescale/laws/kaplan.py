@@ -83,6 +83,12 @@ class KaplanN(_SingleFactor):
     Defaults: E ~ HalfNormal(2.5), A ~ LogNormal(6, 3), alpha ~ TruncatedNormal(0.3, 0.25, >0);
     without E: A ~ LogNormal(2.5, 3), alpha ~ TruncatedNormal(0.08, 0.1, >0) (Kaplan's
     alpha_N = 0.076, N_c = 8.8e13 give A = N_c**alpha_N = 11.5).
+
+    Examples
+    --------
+    >>> from bayescale import KaplanN
+    >>> KaplanN().sampled_params
+    ('E', 'A', 'alpha', 'sigma')
     """
 
     name: ClassVar[str] = "kaplan-n"
@@ -93,7 +99,14 @@ class KaplanN(_SingleFactor):
 
 @register_law
 class KaplanD(_SingleFactor):
-    """Data law ``L(D) = E + B / D**beta`` (Kaplan: ``(D_c / D)**alpha_D``, alpha_D = 0.095)."""
+    """Data law ``L(D) = E + B / D**beta`` (Kaplan: ``(D_c / D)**alpha_D``, alpha_D = 0.095).
+
+    Examples
+    --------
+    >>> from bayescale import KaplanD
+    >>> KaplanD().sampled_params
+    ('E', 'B', 'beta', 'sigma')
+    """
 
     name: ClassVar[str] = "kaplan-d"
     variable: ClassVar[str] = K.D
@@ -103,7 +116,14 @@ class KaplanD(_SingleFactor):
 
 @register_law
 class KaplanC(_SingleFactor):
-    """Compute law ``L(C) = E + C0 / C**gamma`` (Kaplan: ``(C_c / C)**alpha_C``, alpha_C ~ 0.05)."""
+    """Compute law ``L(C) = E + C0 / C**gamma`` (Kaplan: ``(C_c / C)**alpha_C``, alpha_C ~ 0.05).
+
+    Examples
+    --------
+    >>> from bayescale import KaplanC
+    >>> KaplanC().sampled_params
+    ('E', 'C0', 'gamma', 'sigma')
+    """
 
     name: ClassVar[str] = "kaplan-c"
     variable: ClassVar[str] = K.C
@@ -120,6 +140,12 @@ class KaplanJoint(Law):
     Defaults centred on Kaplan et al.'s Table 2 (N_c = 8.8e13, D_c = 5.4e13, alpha_N = 0.076,
     alpha_D = 0.095) with wide widths: N_c, D_c ~ LogNormal(log value, 4); alpha_N, alpha_D ~
     TruncatedNormal(value, 0.1, >0). No irreducible term (the form has none).
+
+    Examples
+    --------
+    >>> from bayescale import KaplanJoint
+    >>> KaplanJoint().sampled_params
+    ('N_c', 'D_c', 'alpha_N', 'alpha_D', 'sigma')
     """
 
     name: ClassVar[str] = "kaplan-joint"

@@ -22,6 +22,12 @@ class ScoreLogLinear(Law):
     """``score(D) = a + b log D``: the log-linear trend of downstream metrics with data.
 
     Defaults: a ~ Normal(0, 5), b ~ Normal(0, 1), sigma ~ HalfNormal(0.1) (scores in [0, 1]).
+
+    Examples
+    --------
+    >>> from bayescale import ScoreLogLinear
+    >>> ScoreLogLinear().sampled_params
+    ('a', 'b', 'sigma')
     """
 
     name: ClassVar[str] = "score-loglinear"
@@ -46,6 +52,12 @@ class ScoreSaturating(Law):
     With ``ceiling = 1`` this is a power law in ``1 - score`` (error rate). Defaults:
     ceiling ~ TruncatedNormal(1, 0.5, >0), A ~ LogNormal(0, 3),
     alpha ~ TruncatedNormal(0.3, 0.25, >0).
+
+    Examples
+    --------
+    >>> from bayescale import ScoreSaturating
+    >>> ScoreSaturating().sampled_params
+    ('ceiling', 'A', 'alpha', 'sigma')
     """
 
     name: ClassVar[str] = "score-saturating"
