@@ -24,8 +24,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check bayescale tests benchmarks scripts
-	$(BIN)/ruff format --check bayescale tests benchmarks scripts
+	$(BIN)/ruff check bayescale tests benchmarks scripts conftest.py
+	$(BIN)/ruff format --check bayescale tests benchmarks scripts conftest.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli
 
 from bayescale import ConfigError
 from bayescale.batch import run_batch
 from bayescale.manifest import load_manifest, parse_manifest
+from conftest import run_cli
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 PORIAN_GROUP = "rw|base|long|kaplan|kaplan|train"
@@ -116,6 +116,7 @@ def test_bad_runs_file_is_recorded_and_others_complete(local_run):
 
 def test_dask_local_cluster_agrees_with_local_processes(batch_dir, local_run):
     import distributed
+
     folder, manifest = batch_dir
     with (
         distributed.LocalCluster(
