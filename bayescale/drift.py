@@ -60,6 +60,9 @@ def drift_sd(tau: float | None, compute: Any, compute_max: float) -> np.ndarray:
     return tau * np.sqrt(np.maximum(np.log10(c / compute_max), 0.0))
 
 
+METHODS = ("moments", "mle")
+
+
 def estimate_drift(
     law: Law,
     runs: pd.DataFrame,
@@ -68,12 +71,23 @@ def estimate_drift(
     sampler: str = "nutpie",
     target_accept: float = 0.9,
     holdout_fraction: float = HOLDOUT_FRACTION,
+    method: str = "moments",
 ) -> dict[str, Any]:
     """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
 
-    Returns ``{"tau", "n_inner_train", "n_inner_test", "inner_cutoff", "note"}``; ``tau`` is
-    None (no drift) for pooled laws and when there are fewer than :data:`MIN_RUNS` runs.
+    ``method="moments"`` (default) solves ``E[r**2] = v + tau**2 d`` by least squares;
+    ``"mle"`` maximises the Normal likelihood ``r ~ Normal(0, v + tau**2 d)``, which weighs each
+    run by its own predictive variance (under ``noise="offopt"`` the noisy runs far from the
+    optimum then no longer mask the drift of the runs near it).
+
+    Returns ``{"tau", "method", "n_inner_train", "n_inner_test", "inner_cutoff", "note"}``;
+    ``tau`` is None (no drift) for pooled laws and when there are fewer than :data:`MIN_RUNS`
+    runs.
     """
+    if method not in METHODS:
+        from .exceptions import ConfigError
+
+        raise ConfigError(f"drift method must be one of {METHODS}, got {method!r}")
     from .backtest import split_by_compute
     from .sampling import fit_law
 
@@ -109,11 +123,37 @@ def estimate_drift(
     if ok.sum() < 3:
         return {"tau": None, "note": "not estimated: held-out runs share the largest compute"}
     r, v, d = r[ok], v[ok], d[ok]
-    tau2 = max(0.0, float(np.sum((r**2 - v) * d) / np.sum(d**2)))
+    tau2 = _tau2_mle(r, v, d) if method == "mle" else _tau2_moments(r, v, d)
     return {
         "tau": float(np.sqrt(tau2)),
+        "method": method,
         "n_inner_train": int(len(train)),
         "n_inner_test": int(ok.sum()),
         "inner_cutoff": float(cutoff),
         "note": "leave-future-out estimate (see bayescale.drift)",
     }
+
+
+def _tau2_moments(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
+    return max(0.0, float(np.sum((r**2 - v) * d) / np.sum(d**2)))
+
+
+def _tau2_mle(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
+    """Maximum-likelihood ``tau**2 >= 0`` under ``r_i ~ Normal(0, v_i + tau**2 d_i)``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.uniform(0.1, 1.5, 4000); v = np.full(4000, 1e-4)
+    >>> r = rng.normal(0, np.sqrt(v + 0.02**2 * d))
+    >>> round(float(np.sqrt(_tau2_mle(r, v, d))), 3)
+    0.02
+    """
+    from scipy import optimize
+
+    def nll(log_t2: float) -> float:
+        s = v + np.exp(log_t2) * d
+        return 0.5 * float(np.sum(np.log(s) + r**2 / s))
+
+    res = optimize.minimize_scalar(nll, bounds=(-30.0, 2.0), method="bounded")
+    return float(np.exp(res.x)) if nll(res.x) < nll(-30.0) else 0.0

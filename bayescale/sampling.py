@@ -358,7 +358,7 @@ def fit_law(
     target_accept: float = 0.9,
     progress: bool = False,
     cores: int | None = None,
-    drift: bool = True,
+    drift: bool | str = True,
 ):
     """Sample ``law``'s posterior given ``runs``; see :meth:`bayescale.laws.Law.fit`."""
     from .fit import Fit
@@ -427,7 +427,12 @@ def fit_law(
 
         t2 = time.perf_counter()
         drift_info = estimate_drift(
-            law, runs, seed=int(main_seed), sampler=sampler, target_accept=target_accept
+            law,
+            runs,
+            seed=int(main_seed),
+            sampler=sampler,
+            target_accept=target_accept,
+            method="moments" if drift is True else drift,
         )
         timing["drift_s"] = time.perf_counter() - t2
 

@@ -74,6 +74,9 @@ def main() -> None:
         "bayescale, noise=offopt (drift)": lambda r, kw: backtest(
             bs.ChinchillaLaw(noise="offopt"), r, seed=0, **kw, **sampling
         ),
+        "bayescale, noise=offopt, drift by MLE": lambda r, kw: backtest(
+            bs.ChinchillaLaw(noise="offopt"), r, seed=0, drift="mle", **kw, **sampling
+        ),
         "bayescale, no drift": lambda r, kw: backtest(
             bs.ChinchillaLaw(), r, seed=0, drift=False, **kw, **sampling
         ),

@@ -63,3 +63,10 @@ def test_default_model_is_calibrated_and_sharp_on_held_out_chinchilla_runs(chinc
     half = np.mean([(np.log(r["upper"]) - np.log(r["lower"])) / 2 for r in runs])
     err = np.median([abs(np.log(r["median"]) - np.log(r["loss"])) for r in runs])
     assert half / err <= 3.0
+
+
+def test_drift_methods_and_bad_method(law, chinchilla_runs):
+    with pytest.raises(bs.ConfigError, match="drift method"):
+        estimate_drift(law, chinchilla_runs, method="median")
+    mle = estimate_drift(law, chinchilla_runs, method="mle", seed=3)
+    assert mle["method"] == "mle" and 0.0 <= mle["tau"] < 0.1

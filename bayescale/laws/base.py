@@ -314,7 +314,7 @@ class Law:
         target_accept: float = 0.9,
         progress: bool = False,
         cores: int | None = None,
-        drift: bool = True,
+        drift: bool | str = True,
     ) -> Fit:
         """Sample the posterior of this law given ``runs``.
 
@@ -342,7 +342,8 @@ class Law:
             Learn the extrapolation drift (see :mod:`bayescale.drift`) with a small
             leave-future-out refit, so predictions beyond the fitted compute widen with the
             distance. ``False`` skips it (predictions then carry parameter and noise
-            uncertainty only).
+            uncertainty only); ``"mle"`` estimates it by maximum likelihood instead of the
+            default method of moments (see :func:`bayescale.drift.estimate_drift`).
 
         Returns
         -------
