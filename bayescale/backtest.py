@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
-from .drift import drift_sd
+from .drift import with_drift
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
 
@@ -86,10 +86,8 @@ def _bayes_predictive(law: Law, fit: Any, test: pd.DataFrame, seed: int):
     mu = law.to_observed(law.predict(params, **inputs))
     p = law.with_noise(law.numpy_params(params), {x: np.log(v) for x, v in inputs.items()}, np)
     rng = np.random.default_rng(seed)
-    tau = fit.settings.get("drift", {}).get("tau")
-    if tau:  # one drift value per draw and run: the predictive is the mixture over draws
-        sd = drift_sd(tau, test[K.C].to_numpy(float), float(fit.runs[K.C].max()))
-        mu = mu + sd * rng.standard_normal(mu.shape)
+    # one drift value per draw and run: the predictive is the mixture over draws
+    mu = with_drift(fit, mu, test[K.C].to_numpy(float), rng)
     draws = law.likelihood.sample(rng, mu, p)
     y = law.to_observed(test[law.target].to_numpy(float))
     return draws, law.likelihood.logpdf(y, mu, p)

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import constants as K
@@ -467,4 +466,4 @@ def _write_outputs(
 
 def exit_code(result: BatchResult) -> int:
     """The CLI's exit code: the number of failed jobs (capped at 100)."""
-    return int(np.minimum(result.n_failed, 100))
+    return min(result.n_failed, 100)

@@ -27,7 +27,7 @@ import pandas as pd
 from . import constants as K
 from .laws.base import Law
 
-__all__ = ["estimate_drift", "drift_sd", "MIN_RUNS", "INNER_FIT"]
+__all__ = ["estimate_drift", "drift_sd", "with_drift", "MIN_RUNS", "INNER_FIT"]
 
 #: Fewer runs than this: no drift is estimated (``tau`` is None: intervals from the law only).
 MIN_RUNS = 30
@@ -58,6 +58,16 @@ def drift_sd(tau: float | None, compute: Any, compute_max: float) -> np.ndarray:
     if tau is None or tau <= 0:
         return np.zeros_like(c)
     return tau * np.sqrt(np.maximum(np.log10(c / compute_max), 0.0))
+
+
+def with_drift(fit: Any, centre: Any, compute: Any, rng: np.random.Generator) -> Any:
+    """``centre`` (observation scale) plus one draw of the fit's drift per element at
+    ``compute``; ``centre`` unchanged (and no random numbers drawn) when the fit has no drift."""
+    tau = fit.settings.get("drift", {}).get("tau")
+    if not tau:
+        return centre
+    sd = drift_sd(tau, compute, float(fit.runs[K.C].max()))
+    return centre + sd * rng.standard_normal(np.shape(centre))
 
 
 METHODS = ("moments", "mle")

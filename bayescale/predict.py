@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
-from .drift import drift_sd
+from .drift import with_drift
 from .exceptions import ConfigError, ExtrapolationWarning
 from .fit import Fit, _check_interval
 
@@ -181,11 +181,7 @@ def _noisy(
     :mod:`bayescale.drift`) and run-to-run noise."""
     law = fit.law
     noisy = law.with_noise(law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np)
-    centre = law.to_observed(loss)
-    tau = fit.settings.get("drift", {}).get("tau")
-    if tau:
-        sd = drift_sd(tau, c, float(fit.runs[K.C].max()))
-        centre = centre + sd * rng.standard_normal(np.shape(centre))
+    centre = with_drift(fit, law.to_observed(loss), c, rng)
     return law.from_observed(law.likelihood.sample(rng, centre, noisy))
 
 
