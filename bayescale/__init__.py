@@ -21,6 +21,7 @@ from .compare import compare
 from .data import drop_top_loss, load_runs
 from .exceptions import (
     BayescaleError,
+    BayescaleWarning,
     ConfigError,
     ConvergenceWarning,
     DataError,
@@ -34,6 +35,7 @@ from .laws import (
     BrokenPowerLaw,
     ChinchillaLaw,
     DataConstrainedLaw,
+    IsoFLOPLaw,
     KaplanC,
     KaplanD,
     KaplanJoint,
@@ -68,6 +70,7 @@ __all__ = [
     "BrokenPowerLaw",
     "ChinchillaLaw",
     "DataConstrainedLaw",
+    "IsoFLOPLaw",
     "KaplanC",
     "KaplanD",
     "KaplanJoint",
@@ -75,6 +78,7 @@ __all__ = [
     "ScoreLogLinear",
     "ScoreSaturating",
     "ConfigError",
+    "BayescaleWarning",
     "ConvergenceWarning",
     "DataError",
     "DataWarning",

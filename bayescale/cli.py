@@ -133,8 +133,12 @@ def fit(
         PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
     ] = PoolingName.complete,
     noise: Annotated[
-        str, typer.Option(help="chinchilla: 'constant' or 'offopt' (grows off the optimum).")
-    ] = "constant",
+        str | None,
+        typer.Option(
+            help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
+            "'constant' (default pooled)."
+        ),
+    ] = None,
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
     method: Annotated[
         FitMethod,
@@ -160,7 +164,7 @@ def fit(
             options["priors"] = priors
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
-        if noise != "constant":
+        if noise is not None:
             options["noise"] = noise
         model = make_law(law, **options)
         table = runs

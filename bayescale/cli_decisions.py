@@ -190,8 +190,12 @@ def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
     law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
     noise: Annotated[
-        str, typer.Option(help="chinchilla: 'constant' or 'offopt' (grows off the optimum).")
-    ] = "constant",
+        str | None,
+        typer.Option(
+            help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
+            "'constant' (default pooled)."
+        ),
+    ] = None,
     holdout_compute_above: Annotated[
         list[float] | None,
         typer.Option(
@@ -221,7 +225,7 @@ def backtest(
         from .exceptions import ConfigError
         from .laws import make_law
 
-        model = make_law(law, **({"noise": noise} if noise != "constant" else {}))
+        model = make_law(law, **({"noise": noise} if noise is not None else {}))
         cutoffs = holdout_compute_above or []
         if bool(cutoffs) == (holdout_top_fraction is not None):
             raise ConfigError(

@@ -10,10 +10,11 @@ bayescale models the discrepancy between law and reality beyond the data as a Br
 log compute: a run at compute ``C`` above the largest fitted run ``C_max`` gets an extra Normal
 term on the observation scale with variance ``tau**2 * log10(C / C_max)``. ``tau`` is learned
 from the runs themselves by a leave-future-out refit: hold out the top ``holdout_fraction`` of
-the runs by compute, fit the rest, and solve ``E[r**2] = v + tau**2 d`` (least squares, method
-of moments) over the held-out runs, where ``r`` is the error of the posterior-mean prediction,
-``v`` its predictive variance (parameters and noise) and ``d`` the distance in decades. Nothing
-beyond the training runs is used, so a backtest stays honest.
+the runs by compute, fit the rest, and maximise ``r_i ~ Normal(0, v_i + tau**2 d_i)`` over the
+held-out runs (or solve ``E[r**2] = v + tau**2 d`` by least squares, ``method="moments"``), where
+``r`` is the error of the posterior-mean prediction, ``v`` its predictive variance (parameters
+and noise) and ``d`` the distance in decades. Nothing beyond the training runs is used, so a
+backtest stays honest.
 """
 
 from __future__ import annotations
@@ -61,13 +62,24 @@ def drift_sd(tau: float | None, compute: Any, compute_max: float) -> np.ndarray:
 
 
 def with_drift(fit: Any, centre: Any, compute: Any, rng: np.random.Generator) -> Any:
-    """``centre`` (observation scale) plus one draw of the fit's drift per element at
-    ``compute``; ``centre`` unchanged (and no random numbers drawn) when the fit has no drift."""
-    tau = fit.settings.get("drift", {}).get("tau")
+    """``centre`` (observation scale, posterior draws first) plus one draw of the fit's drift
+    per element at ``compute``; ``centre`` unchanged (and no random numbers drawn) when the fit
+    has no drift. Where the fit carries draws of ``tau`` (its posterior given the inner
+    held-out runs), each posterior draw gets its own ``tau``, so the drift's own estimation
+    uncertainty widens the intervals too."""
+    info = fit.settings.get("drift", {})
+    tau = info.get("tau")
     if not tau:
         return centre
-    sd = drift_sd(tau, compute, float(fit.runs[K.C].max()))
-    return centre + sd * rng.standard_normal(np.shape(centre))
+    c_max = float(fit.runs[K.C].max())
+    shape = np.shape(centre)
+    taus = info.get("tau_draws")
+    if taus:
+        t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(-1, *([1] * (len(shape) - 1)))
+        sd = t * drift_sd(1.0, compute, c_max)
+    else:
+        sd = drift_sd(tau, compute, c_max)
+    return centre + sd * rng.standard_normal(shape)
 
 
 METHODS = ("moments", "mle")
@@ -81,14 +93,14 @@ def estimate_drift(
     sampler: str = "nutpie",
     target_accept: float = 0.9,
     holdout_fraction: float = HOLDOUT_FRACTION,
-    method: str = "moments",
+    method: str = "mle",
 ) -> dict[str, Any]:
     """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
 
-    ``method="moments"`` (default) solves ``E[r**2] = v + tau**2 d`` by least squares;
-    ``"mle"`` maximises the Normal likelihood ``r ~ Normal(0, v + tau**2 d)``, which weighs each
-    run by its own predictive variance (under ``noise="offopt"`` the noisy runs far from the
-    optimum then no longer mask the drift of the runs near it).
+    ``method="mle"`` (default) maximises the Normal likelihood ``r ~ Normal(0, v + tau**2 d)``,
+    which weighs each run by its own predictive variance (under ``noise="offopt"`` the noisy
+    runs far from the optimum then do not mask the drift of the runs near it);
+    ``"moments"`` solves ``E[r**2] = v + tau**2 d`` by least squares, weighing every run alike.
 
     Returns ``{"tau", "method", "n_inner_train", "n_inner_test", "inner_cutoff", "note"}``;
     ``tau`` is None (no drift) for pooled laws and when there are fewer than :data:`MIN_RUNS`
@@ -134,8 +146,10 @@ def estimate_drift(
         return {"tau": None, "note": "not estimated: held-out runs share the largest compute"}
     r, v, d = r[ok], v[ok], d[ok]
     tau2 = _tau2_mle(r, v, d) if method == "mle" else _tau2_moments(r, v, d)
+    extra = {"tau_draws": tau_posterior(r, v, d).round(6).tolist()} if method == "mle" else {}
     return {
         "tau": float(np.sqrt(tau2)),
+        **extra,
         "method": method,
         "n_inner_train": int(len(train)),
         "n_inner_test": int(ok.sum()),
@@ -167,3 +181,30 @@ def _tau2_mle(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
 
     res = optimize.minimize_scalar(nll, bounds=(-30.0, 2.0), method="bounded")
     return float(np.exp(res.x)) if nll(res.x) < nll(-30.0) else 0.0
+
+
+#: Prior on ``tau`` for its posterior: HalfNormal with this scale (log loss per sqrt decade).
+TAU_PRIOR_SCALE = 0.05
+
+
+def tau_posterior(r: np.ndarray, v: np.ndarray, d: np.ndarray, n: int = 200) -> np.ndarray:
+    """``n`` evenly spaced quantiles of the posterior of ``tau`` under
+    ``r_i ~ Normal(0, v_i + tau**2 d_i)`` and a HalfNormal(:data:`TAU_PRIOR_SCALE`) prior,
+    computed on a grid (deterministic: no random numbers).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.uniform(0.1, 1.5, 400); v = np.full(400, 1e-4)
+    >>> r = rng.normal(0, np.sqrt(v + 0.02**2 * d))
+    >>> q = tau_posterior(r, v, d)
+    >>> bool(q[10] < 0.02 < q[-10])
+    True
+    """
+    grid = np.linspace(0.0, 6 * TAU_PRIOR_SCALE, 3001)
+    s = v[None, :] + grid[:, None] ** 2 * d[None, :]
+    logp = -0.5 * np.sum(np.log(s) + r[None, :] ** 2 / s, axis=1)
+    logp += -0.5 * (grid / TAU_PRIOR_SCALE) ** 2
+    w = np.exp(logp - logp.max())
+    cdf = np.cumsum(w) / np.sum(w)
+    return np.interp((np.arange(n) + 0.5) / n, cdf, grid)

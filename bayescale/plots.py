@@ -339,16 +339,8 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     med = np.median(mu, axis=0)
     lo, hi = np.quantile(y_rep - med, [0.05, 0.95], axis=0)
     c = runs[K.C].to_numpy(float)
-    order = np.argsort(c)
-    ax.fill_between(
-        c[order],
-        lo[order],
-        hi[order],
-        color=PALETTE[0],
-        alpha=0.2,
-        linewidth=0,
-        label="90% predictive interval",
-    )
+    # one interval per run: with noise="offopt" the scale differs between runs of one budget
+    ax.vlines(c, lo, hi, color=PALETTE[0], alpha=0.35, linewidth=2, label="90% predictive interval")
     ax.scatter(c, y - med, s=12, color=PALETTE[3], label="runs")
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xscale("log")

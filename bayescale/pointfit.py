@@ -146,6 +146,8 @@ def map_estimate(law: Law, runs: pd.DataFrame, *, start: dict[str, float] | None
         warnings.simplefilter("ignore")
         init = {n: v for n, v in start.items() if n in law.sampled_params}
         init.setdefault("sigma", 0.02)  # initial values on the named parameters' own scale
+        for name in law.noise_params:  # e.g. sigma_slope: start near constant noise
+            init.setdefault(name, 0.1)
         point = pm.find_MAP(start=init, progressbar=False, maxeval=20000)
     return {n: float(np.asarray(point[n])) for n in law.sampled_params}
 
@@ -165,7 +167,9 @@ def point_fit(
     ``method="map"``: the posterior mode (one draw: every interval collapses to the estimate —
     a point fit says nothing about uncertainty). ``method="bootstrap"``: the usual practice,
     Huber fits on ``n_boot`` resamples of the runs, one draw each, with the noise scale fixed at
-    the point fit's robust residual scale. Neither is MCMC: ``fit.diagnostics`` says so.
+    the point fit's robust residual scale (constant: any noise-model parameter such as
+    ``sigma_slope`` is set to 0, as in the usual practice). Neither is MCMC:
+    ``fit.diagnostics`` says so.
     """
     import time
 
@@ -177,9 +181,9 @@ def point_fit(
 
     if method not in POINT_METHODS:
         raise ConfigError(f"method must be one of {POINT_METHODS}, got {method!r}")
-    if law.grouped or law.noise_params or law.likelihood.noise_params != ("sigma",):
+    if law.grouped or law.likelihood.noise_params != ("sigma",):
         raise ConfigError(
-            f"method={method!r} supports ungrouped laws with a constant noise scale; "
+            f"method={method!r} supports ungrouped laws with a fixed likelihood shape; "
             "use MCMC (the default) for this law"
         )
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
@@ -193,6 +197,7 @@ def point_fit(
         boot = bootstrap_draws(law, runs, n_boot=n_boot, seed=seed)
         values = {n: v[None, :] for n, v in boot["draws"].items()}
         values["sigma"] = np.full((1, n_boot), boot["sigma"])
+        values.update({n: np.zeros((1, n_boot)) for n in law.noise_params})
     posterior = xr.Dataset({n: ((K.CHAIN, K.DRAW), v) for n, v in values.items()})
     settings = {
         "method": method,

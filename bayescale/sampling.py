@@ -432,7 +432,7 @@ def fit_law(
             seed=int(main_seed),
             sampler=sampler,
             target_accept=target_accept,
-            method="moments" if drift is True else drift,
+            method="mle" if drift is True else drift,
         )
         timing["drift_s"] = time.perf_counter() - t2
 

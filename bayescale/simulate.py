@@ -54,18 +54,23 @@ def simulate_runs(
 ) -> pd.DataFrame:
     """Draw the measured loss of each design row from ``law`` and its likelihood.
 
-    ``params`` holds the law's parameters and the noise parameters (``sigma``, and ``nu`` when the
-    likelihood samples it).
+    ``params`` holds the law's parameters and the noise parameters (``sigma``, ``nu`` when the
+    likelihood samples it, ``sigma_slope`` under ``noise="offopt"``: 0 is constant noise).
 
     Examples
     --------
     >>> from bayescale import ChinchillaLaw
     >>> law = ChinchillaLaw()
-    >>> p = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, sigma=0.01)
+    >>> p = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, sigma=0.01, sigma_slope=0.0)
     >>> runs = simulate_runs(law, p, isoflop_design([1e18], 3), seed=0)
     >>> runs[law.target].round(2).tolist()
     [3.71, 3.54, 3.8]
     """
+    missing = [n for n in law.sampled_params if n not in params and n != "nu"]
+    if missing:
+        from .exceptions import ConfigError
+
+        raise ConfigError(f"simulate_runs needs a value for {', '.join(missing)} ({law!r})")
     rng = np.random.default_rng(seed)
     inputs = {x: design[x].to_numpy(float) for x in law.inputs}
     mu = law.to_observed(law.predict(params, **inputs))
@@ -100,7 +105,7 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
     --------
     >>> from bayescale import ChinchillaLaw
     >>> design = isoflop_design([1e19], 3)
-    >>> pp = prior_predictive(ChinchillaLaw(), design, draws=100)
+    >>> pp = prior_predictive(ChinchillaLaw(priors="hoffmann2022"), design, draws=100)
     >>> pp.prior_predictive["loss"].dims
     ('chain', 'draw', 'run')
     """
@@ -124,6 +129,20 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
                 mu,
                 law.with_noise(law.numpy_params(p2), {x: np.log(v) for x, v in inputs.items()}, np),
             )
+        )
+    bad = ~np.isfinite(y) | ((y <= 0) if law.observation == "log" else False)
+    if bad.any():
+        import warnings
+
+        from .exceptions import BayescaleWarning
+
+        warnings.warn(
+            f"{bad.mean():.0%} of the prior-predictive {law.target} values overflow (0 or inf): "
+            "the priors allow absurd laws at these runs (e.g. a compute-optimal size far from "
+            "every run, where noise='offopt' grows without bound); consider narrower or "
+            "literature priors",
+            BayescaleWarning,
+            stacklevel=2,
         )
     return az.from_dict(
         prior={k: v[None] for k, v in params.items()},

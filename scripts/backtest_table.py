@@ -68,16 +68,16 @@ def main() -> None:
         ],
     }
     models = {
-        "bayescale default (drift)": lambda r, kw: backtest(
+        "bayescale default (noise offopt, drift MLE)": lambda r, kw: backtest(
             bs.ChinchillaLaw(), r, seed=0, **kw, **sampling
         ),
-        "bayescale, noise=offopt (drift)": lambda r, kw: backtest(
-            bs.ChinchillaLaw(noise="offopt"), r, seed=0, **kw, **sampling
+        "noise constant, drift by moments (0.1 dev default)": lambda r, kw: backtest(
+            bs.ChinchillaLaw(noise="constant"), r, seed=0, drift="moments", **kw, **sampling
         ),
-        "bayescale, noise=offopt, drift by MLE": lambda r, kw: backtest(
-            bs.ChinchillaLaw(noise="offopt"), r, seed=0, drift="mle", **kw, **sampling
+        "noise offopt, drift by moments": lambda r, kw: backtest(
+            bs.ChinchillaLaw(), r, seed=0, drift="moments", **kw, **sampling
         ),
-        "bayescale, no drift": lambda r, kw: backtest(
+        "default without drift": lambda r, kw: backtest(
             bs.ChinchillaLaw(), r, seed=0, drift=False, **kw, **sampling
         ),
         "bootstrap (Huber)": lambda r, kw: backtest(

@@ -1,10 +1,13 @@
-"""Partially pooled Chinchilla fit on Porian et al.'s IsoFLOP runs, per-configuration table.
+"""Partially pooled fit on Porian et al.'s IsoFLOP runs, per-configuration table.
 
-Usage: python scripts/porian_pooled.py [--draws 2000] [--tune 2000] [--seed 1] [--out DIR]
+Usage: python scripts/porian_pooled.py [--law isoflop|chinchilla] [--draws 1000] [--tune 1000]
+       [--target-accept 0.99] [--seed 1] [--out DIR]
 
 Prints, per training configuration (group), the posterior median and 90% interval of the
-allocation exponent a = beta / (alpha + beta) beside the published exponent of N* ~ C^a
-(data/porian_published_fits.csv), data set by data set, and the fit's diagnostics.
+allocation exponent a of N* ~ C^a (the IsoFLOP law's own parameter; beta / (alpha + beta) for
+Chinchilla's law) beside the published exponent (data/porian_published_fits.csv), data set by
+data set, whether the highest and lowest published exponents are ranked highest and lowest, and
+the fit's diagnostics.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import pandas as pd
 
 import bayescale as bs
 from bayescale.datasets import data_dir
+from bayescale.laws import make_law
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=2000)
-    parser.add_argument("--tune", type=int, default=2000)
+    parser.add_argument("--law", choices=["isoflop", "chinchilla"], default="isoflop")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--target-accept", type=float, default=0.9)
+    parser.add_argument("--target-accept", type=float, default=0.99)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -32,7 +37,7 @@ def main() -> None:
     published = pd.read_csv(data_dir() / "porian_published_fits.csv").set_index("group")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.DataWarning)
-        fit = bs.ChinchillaLaw(pooling="partial").fit(
+        fit = make_law(args.law, pooling="partial").fit(
             runs,
             seed=args.seed,
             draws=args.draws,
@@ -50,6 +55,7 @@ def main() -> None:
     )
     table["published_a"] = published["n_exponent"].reindex(table.index)
     table = table.sort_values(["dataset", "published_a"])
+    print(f"{args.law} law, partial pooling; a: posterior median [90% interval]")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     for ds, part in table.groupby("dataset"):
         top = part["published_a"].idxmax() == part["a_median"].idxmax()
@@ -58,7 +64,8 @@ def main() -> None:
     d = fit.diagnostics
     print(
         f"max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
-        f"min tail ESS {d['min_ess_tail']:.0f}, divergences {d['divergences']}"
+        f"min tail ESS {d['min_ess_tail']:.0f}, divergences {d['divergences']}; "
+        f"{fit.settings['timing']}"
     )
     if args.out:
         fit.save(args.out)

@@ -20,7 +20,7 @@ def isoflop_runs():
     design = isoflop_design(
         np.geomspace(1e18, 1e22, 9), runs_per_budget=15, tokens_per_param=(2.0, 300.0)
     )
-    return simulate_runs(bs.ChinchillaLaw(), {**HOFFMANN, "sigma": 0.003}, design, seed=1)
+    return simulate_runs(bs.ChinchillaLaw(noise="constant"), {**HOFFMANN, "sigma": 0.003}, design, seed=1)
 
 
 def test_budgets_are_found(isoflop_runs):

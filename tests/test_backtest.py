@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import HOFFMANN
+from conftest import HOFFMANN, NOISE
 
 import bayescale as bs
 from bayescale.backtest import backtest, backtest_sweep, score_predictive, split_by_compute
@@ -38,17 +38,18 @@ def test_scores_of_a_known_predictive():
 def calibrated_world(law):
     """200 IsoFLOP runs from the law itself (Student-t noise as the model assumes)."""
     design = isoflop_design(np.geomspace(1e18, 1e22, 10), runs_per_budget=20)
-    return simulate_runs(law, {**HOFFMANN, "sigma": 0.01}, design, seed=3)
+    return simulate_runs(law, {**HOFFMANN, **NOISE}, design, seed=3)
 
 
 def test_backtest_on_the_laws_own_data_is_calibrated_and_deterministic(law, calibrated_world):
-    res = backtest(law, calibrated_world, holdout_compute_above=1.5e21, seed=2)
-    assert res["n_test"] == 40 and res["diagnostics_ok"]
+    # 2000 draws: with 1000 the tail ESS of sigma_slope (a scale near 0) is borderline
+    res = backtest(law, calibrated_world, holdout_compute_above=1.5e21, seed=2, draws=2000)
+    assert res["n_test"] == 40 and res["diagnostics_ok"], res.get("diagnostics")
     # 90% intervals: a calibrated model covers >= 31 of 40 runs 95% of the time (binomial)
     assert res["coverage"]["0.9"] >= 31 / 40
     assert res["coverage"]["0.5"] >= 0.3
     assert res["median_abs_rel_error"] < 0.02
-    again = backtest(law, calibrated_world, holdout_compute_above=1.5e21, seed=2)
+    again = backtest(law, calibrated_world, holdout_compute_above=1.5e21, seed=2, draws=2000)
     assert json.dumps(again) == json.dumps(res)
     keys = {
         "interval",

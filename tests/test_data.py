@@ -125,7 +125,7 @@ def test_file_not_found(tmp_path):
 
 
 def test_fewer_runs_than_free_parameters(law):
-    with pytest.raises(bs.DataError, match="cannot identify 6 free parameters"):
+    with pytest.raises(bs.DataError, match="cannot identify 7 free parameters"):
         law.fit(frame())
 
 

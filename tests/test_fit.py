@@ -38,7 +38,11 @@ def test_log_likelihood_matches_scipy(small_fit):
     for d in range(3):
         p = {k: float(post[k][0, d]) for k in small_fit.law.sampled_params}
         mu = np.log(small_fit.law.predict(p, N=runs["N"].to_numpy(), D=runs["D"].to_numpy()))
-        expect = stats.t.logpdf(np.log(runs["loss"]), df=4, loc=mu, scale=p["sigma"])
+        # default noise: sigma * exp(sigma_slope * |log(N / N*(C))|), N* from the allocation maths
+        c = 6 * runs["N"].to_numpy() * runs["D"].to_numpy()
+        n_opt = bs.allocation.optimal_allocation(*(p[k] for k in "E A B alpha beta".split()), c)
+        scale = p["sigma"] * np.exp(p["sigma_slope"] * np.abs(np.log(runs["N"] / n_opt["N_opt"])))
+        expect = stats.t.logpdf(np.log(runs["loss"]), df=4, loc=mu, scale=scale)
         np.testing.assert_allclose(ll[0, d], expect, rtol=1e-10)
 
 

@@ -11,6 +11,7 @@ import bayescale as bs
 from bayescale.laws import (
     BrokenPowerLaw,
     DataConstrainedLaw,
+    IsoFLOPLaw,
     KaplanC,
     KaplanD,
     KaplanJoint,
@@ -51,6 +52,13 @@ CASES = {
     "kaplan-joint": (
         KaplanJoint(),
         dict(N_c=8.8e13, D_c=5.4e13, alpha_N=0.076, alpha_D=0.095),
+        ISOFLOP,
+        7,
+    ),
+    # a frontier steeper than Chinchilla's shape implies (beta / (alpha + beta) = 0.45)
+    "isoflop": (
+        IsoFLOPLaw(),
+        dict(E=1.69, R=600.0, gamma=0.15, a=0.6, N0=2e9, alpha=0.34, beta=0.28),
         ISOFLOP,
         7,
     ),
@@ -105,7 +113,7 @@ def test_save_load_and_predict(case, tmp_path):
 
 def test_allocation_only_where_inputs_allow(case):
     law, _, _, fit = case
-    if isinstance(law, (bs.ChinchillaLaw,)):
+    if isinstance(law, (bs.ChinchillaLaw, IsoFLOPLaw)):
         return
     with pytest.raises(bs.ConfigError, match="no compute-optimal"):
         bs.optimal_allocation(fit, 1e21)
@@ -129,3 +137,29 @@ def test_data_constrained_needs_unique_tokens(sim_runs):
 def test_unknown_options():
     with pytest.raises(bs.ConfigError, match="variable"):
         BrokenPowerLaw(variable="E")
+
+
+def test_isoflop_law_is_chinchillas_law_with_its_frontier_tied():
+    """With a = beta / (alpha + beta), gamma = alpha beta / (alpha + beta) and the matching
+    frontier, the IsoFLOP law is Chinchilla's law: same losses everywhere, same allocation."""
+    from bayescale import allocation
+
+    h = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    scale, gamma = allocation._frontier_scale(h["A"], h["B"], h["alpha"], h["beta"])
+    a, _ = allocation.allocation_exponents(h["alpha"], h["beta"])
+    g = allocation._g(h["A"], h["B"], h["alpha"], h["beta"])
+    iso = dict(
+        E=h["E"], R=scale * 6**gamma, gamma=gamma, a=a, N0=g * (1e21 / 6) ** a,
+        alpha=h["alpha"], beta=h["beta"],
+    )  # fmt: skip
+    n = np.geomspace(1e7, 1e11, 9)[:, None]
+    c = np.array([1e18, 1e21, 1e24])
+    chin = bs.ChinchillaLaw().predict(h, N=n, D=c / (6 * n))
+    np.testing.assert_allclose(IsoFLOPLaw().predict(iso, N=n, C=c), chin, rtol=1e-10)
+    want = bs.ChinchillaLaw().optimal_allocation(h, c)
+    got = IsoFLOPLaw().optimal_allocation(iso, c)
+    for key in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-10)
+    reach = IsoFLOPLaw().compute_for_loss(iso, [2.0, 1.5])
+    np.testing.assert_allclose(reach["compute"][0], bs.ChinchillaLaw().compute_for_loss(h, 2.0)["compute"], rtol=1e-8)
+    assert not reach["reachable"][1] and np.isinf(reach["compute"][1])

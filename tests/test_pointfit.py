@@ -14,8 +14,9 @@ def replication_runs(chinchilla_runs):
     return chinchilla_runs[chinchilla_runs.replication_subset.astype(bool)].reset_index(drop=True)
 
 
-def test_map_is_a_one_draw_fit_near_the_replication(law, replication_runs):
-    fit = point_fit(law, replication_runs, method="map")
+def test_map_is_a_one_draw_fit_near_the_replication(replication_runs):
+    # constant noise: the replication's Huber fit weighs every run alike too
+    fit = point_fit(bs.ChinchillaLaw(noise="constant"), replication_runs, method="map")
     s = fit.summary()
     assert fit.posterior.sizes["draw"] == 1 and fit.settings["method"] == "map"
     for p in ("E", "alpha", "beta"):
@@ -63,5 +64,16 @@ def test_bootstrap_fit_cli_round_trip(tmp_path, capsys, monkeypatch):
 def test_point_fit_refuses_what_it_cannot_do(replication_runs):
     with pytest.raises(bs.ConfigError, match="method must be one of"):
         point_fit(bs.ChinchillaLaw(), replication_runs, method="laplace")
-    with pytest.raises(bs.ConfigError, match="constant noise"):
-        point_fit(bs.ChinchillaLaw(noise="offopt"), replication_runs, method="map")
+    with pytest.raises(bs.ConfigError, match="ungrouped laws"):
+        point_fit(bs.ChinchillaLaw(pooling="partial"), replication_runs, method="map")
+
+
+def test_map_of_the_default_model_is_near_its_posterior_median(law, replication_runs):
+    """The default (noise growing off the optimum) MAP: near the demo's posterior medians."""
+    fit = point_fit(law, replication_runs, method="map")
+    s = fit.summary()
+    assert 0.5 < s.loc["sigma_slope", "median"] < 2.0
+    for p, median in dict(E=1.777, alpha=0.339, beta=0.342).items():
+        assert s.loc[p, "median"] == pytest.approx(median, rel=0.03), p
+    boot = point_fit(law, replication_runs, method="bootstrap", n_boot=5)
+    assert (boot.posterior["sigma_slope"] == 0).all()  # the usual practice: constant noise

@@ -5,7 +5,7 @@ Calibration proper (SBC) lives in its own test."""
 from __future__ import annotations
 
 import pytest
-from conftest import BESIROGLU, HOFFMANN
+from conftest import BESIROGLU, HOFFMANN, NOISE
 
 from bayescale.simulate import isoflop_design, simulate_runs
 
@@ -20,7 +20,7 @@ BUDGETS = [1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21]
 @pytest.mark.parametrize("name", SETS)
 def test_truth_inside_95_interval(law, name):
     truth = SETS[name]
-    runs = simulate_runs(law, {**truth, "sigma": 0.01}, isoflop_design(BUDGETS, 10), seed=7)
+    runs = simulate_runs(law, {**truth, **NOISE}, isoflop_design(BUDGETS, 10), seed=7)
     fit = law.fit(runs, seed=3)
     assert fit.diagnostics["ok"], fit.diagnostics["problems"]
     s = fit.summary(interval=0.95)

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
 import pytest
+from conftest import SMALL
 
 import bayescale as bs
 from bayescale.cli import main
@@ -38,7 +39,7 @@ class _Collect(HTMLParser):
 @pytest.fixture(scope="module")
 def evil_fit(law, sim_runs):
     runs = sim_runs.assign(group=EVIL)
-    return law.fit(runs, seed=5, draws=500, tune=500)
+    return law.fit(runs, seed=5, **SMALL)
 
 
 def test_html_report_is_self_contained(evil_fit, tmp_path):

@@ -4,6 +4,7 @@ from .base import LAWS, Law, law_from_dict, make_law, register_law
 from .broken_power import BrokenPowerLaw
 from .chinchilla import ChinchillaLaw
 from .data_constrained import DataConstrainedLaw
+from .isoflop import IsoFLOPLaw
 from .kaplan import KaplanC, KaplanD, KaplanJoint, KaplanN
 from .score import ScoreLogLinear, ScoreSaturating
 
@@ -12,6 +13,7 @@ __all__ = [
     "BrokenPowerLaw",
     "ChinchillaLaw",
     "DataConstrainedLaw",
+    "IsoFLOPLaw",
     "KaplanC",
     "KaplanD",
     "KaplanJoint",

@@ -85,6 +85,8 @@ class Law:
     observation: ClassVar[str] = "log"
     #: Reference for the law.
     reference: ClassVar[str] = ""
+    #: Prior median of a partially pooled exponent's population (default 0.35).
+    population_centres: ClassVar[dict[str, float]] = {}
 
     def __init__(
         self,
@@ -195,7 +197,8 @@ class Law:
         for e in self.pooled_exponents:
             # The population of log exponents replaces the exponent's own prior.
             del law[e]
-            law[f"{e}_mu"] = Prior("Normal", mu=float(np.log(0.35)), sigma=0.5)
+            centre = self.population_centres.get(e, 0.35)
+            law[f"{e}_mu"] = Prior("Normal", mu=float(np.log(centre)), sigma=0.5)
             law[f"{e}_tau"] = Prior("HalfNormal", sigma=0.3)
         return {**law, **self.likelihood.default_priors(), **self.default_noise_priors()}
 
@@ -342,8 +345,8 @@ class Law:
             Learn the extrapolation drift (see :mod:`bayescale.drift`) with a small
             leave-future-out refit, so predictions beyond the fitted compute widen with the
             distance. ``False`` skips it (predictions then carry parameter and noise
-            uncertainty only); ``"mle"`` estimates it by maximum likelihood instead of the
-            default method of moments (see :func:`bayescale.drift.estimate_drift`).
+            uncertainty only); ``True`` / ``"mle"`` estimates it by maximum likelihood,
+            ``"moments"`` by the method of moments (see :func:`bayescale.drift.estimate_drift`).
 
         Returns
         -------
@@ -397,9 +400,12 @@ def make_law(name: str, **kwargs: Any) -> Law:
 def law_from_dict(data: Mapping[str, Any]) -> Law:
     """Rebuild a law from :meth:`Law.to_dict` output."""
     lik = data.get("likelihood", {})
+    options = dict(data.get("options", {}))
+    if data.get("name") == "chinchilla":
+        options.setdefault("noise", "constant")  # fits saved before the noise option was recorded
     return make_law(
         str(data.get("name")),
-        **data.get("options", {}),
+        **options,
         priors=priors_from_dict(data.get("priors", {})),
         likelihood=Likelihood(kind=lik.get("kind", "studentt"), nu=lik.get("nu", 4.0)),
     )

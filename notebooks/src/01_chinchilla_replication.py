@@ -48,7 +48,10 @@ runs.head()
 #
 # The default model: weakly informative priors on every term, and a Student-t likelihood
 # (ν = 4) on log loss, which tolerates the few runs that digitisation or training noise pushed
-# off the curve, much as the replication's Huber loss does. A fit is checked for R-hat, ESS and
+# off the curve, much as the replication's Huber loss does. Its scale `sigma` grows with a run's
+# distance from the compute-optimal model size at its compute (`sigma_slope`): IsoFLOP sweeps put
+# many runs far from the optimum, where losses scatter more, and this keeps them from dictating
+# the fit near the optimum, where decisions are made. A fit is checked for R-hat, ESS and
 # divergences as soon as it finishes; the table below flags any parameter that fails.
 
 # %%
