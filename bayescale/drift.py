@@ -75,7 +75,9 @@ def with_drift(fit: Any, centre: Any, compute: Any, rng: np.random.Generator) ->
     shape = np.shape(centre)
     taus = info.get("tau_draws")
     if taus:
-        t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(-1, *([1] * (len(shape) - 1)))
+        t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(
+            -1, *([1] * (len(shape) - 1))
+        )
         sd = t * drift_sd(1.0, compute, c_max)
     else:
         sd = drift_sd(tau, compute, c_max)

@@ -1,6 +1,6 @@
 """Partially pooled fit on Porian et al.'s IsoFLOP runs, per-configuration table.
 
-Usage: python scripts/porian_pooled.py [--law isoflop|chinchilla] [--draws 1000] [--tune 1000]
+Usage: python scripts/porian_pooled.py [--law isoflop|chinchilla] [--draws 2000] [--tune 1500]
        [--target-accept 0.99] [--seed 1] [--out DIR]
 
 Prints, per training configuration (group), the posterior median and 90% interval of the
@@ -26,8 +26,8 @@ from bayescale.laws import make_law
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--law", choices=["isoflop", "chinchilla"], default="isoflop")
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--draws", type=int, default=2000)
+    parser.add_argument("--tune", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--target-accept", type=float, default=0.99)
     parser.add_argument("--out", type=Path, default=None)
@@ -65,7 +65,7 @@ def main() -> None:
     print(
         f"max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
         f"min tail ESS {d['min_ess_tail']:.0f}, divergences {d['divergences']}; "
-        f"{fit.settings['timing']}"
+        f"{fit.settings['timing']}\n" + "\n".join(d["problems"])
     )
     if args.out:
         fit.save(args.out)

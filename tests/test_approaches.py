@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HOFFMANN
 
 import bayescale as bs
 from bayescale.approaches import approach1, approach2, approaches, isoflop_budgets
 from bayescale.datasets import data_dir
 from bayescale.simulate import isoflop_design, simulate_runs
+from conftest import HOFFMANN
 
 A_TRUE = HOFFMANN["beta"] / (HOFFMANN["alpha"] + HOFFMANN["beta"])
 
@@ -20,7 +20,9 @@ def isoflop_runs():
     design = isoflop_design(
         np.geomspace(1e18, 1e22, 9), runs_per_budget=15, tokens_per_param=(2.0, 300.0)
     )
-    return simulate_runs(bs.ChinchillaLaw(noise="constant"), {**HOFFMANN, "sigma": 0.003}, design, seed=1)
+    return simulate_runs(
+        bs.ChinchillaLaw(noise="constant"), {**HOFFMANN, "sigma": 0.003}, design, seed=1
+    )
 
 
 def test_budgets_are_found(isoflop_runs):

@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import HOFFMANN, NOISE
 
 import bayescale as bs
 from bayescale.backtest import backtest, backtest_sweep, score_predictive, split_by_compute
 from bayescale.cli import main
 from bayescale.simulate import isoflop_design, simulate_runs
+from conftest import HOFFMANN, NOISE
 
 
 def test_split(sim_runs):

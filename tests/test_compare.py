@@ -9,11 +9,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import HOFFMANN, run_cli
 
 import bayescale as bs
 from bayescale.datasets import data_dir
 from bayescale.simulate import isoflop_design, simulate_runs
+from conftest import HOFFMANN, run_cli
 
 
 def fit_quiet(law, runs, **kw):

@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL
 
 import bayescale as bs
 from bayescale.fit import pointwise_loglik
+from conftest import SMALL
 
 
 def test_inference_data_groups_dims_and_coords(small_fit, sim_runs):

@@ -161,5 +161,7 @@ def test_isoflop_law_is_chinchillas_law_with_its_frontier_tied():
     for key in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-10)
     reach = IsoFLOPLaw().compute_for_loss(iso, [2.0, 1.5])
-    np.testing.assert_allclose(reach["compute"][0], bs.ChinchillaLaw().compute_for_loss(h, 2.0)["compute"], rtol=1e-8)
+    np.testing.assert_allclose(
+        reach["compute"][0], bs.ChinchillaLaw().compute_for_loss(h, 2.0)["compute"], rtol=1e-8
+    )
     assert not reach["reachable"][1] and np.isinf(reach["compute"][1])

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BESIROGLU, run_cli
 
 import bayescale as bs
 from bayescale.pointfit import point_fit
+from conftest import BESIROGLU, run_cli
 
 
 @pytest.fixture(scope="module")

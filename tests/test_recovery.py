@@ -5,9 +5,9 @@ Calibration proper (SBC) lives in its own test."""
 from __future__ import annotations
 
 import pytest
-from conftest import BESIROGLU, HOFFMANN, NOISE
 
 from bayescale.simulate import isoflop_design, simulate_runs
+from conftest import BESIROGLU, HOFFMANN, NOISE
 
 SETS = {
     "hoffmann2022": HOFFMANN,

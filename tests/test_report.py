@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
 import pytest
-from conftest import SMALL
 
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.report import write_report
+from conftest import SMALL
 
 EVIL = "<script>alert(1)</script>"
 

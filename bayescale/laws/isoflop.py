@@ -49,7 +49,7 @@ class IsoFLOPLaw(Law):
     ==========  ================================================  =============================
     parameter   default prior                                     meaning
     ==========  ================================================  =============================
-    ``E``       ``HalfNormal(sigma=2.5)``                         irreducible loss
+    ``E``       ``LogNormal(mu=0.5, sigma=0.75)`` (90%: 0.5-5.6)  irreducible loss
     ``R``       ``LogNormal(mu=6, sigma=3)``                      frontier's reducible loss at
                                                                   C = 1 FLOP
     ``gamma``   ``TruncatedNormal(mu=0.15, sigma=0.15, lower=0)``  ``L*(C) - E ~ C**-gamma``
@@ -59,6 +59,11 @@ class IsoFLOPLaw(Law):
     ``alpha``   ``TruncatedNormal(mu=0.35, sigma=0.25, lower=0)``  curve shape, small-N side
     ``beta``    ``TruncatedNormal(mu=0.35, sigma=0.25, lower=0)``  curve shape, large-N side
     ==========  ================================================  =============================
+
+    ``E`` and ``gamma`` trade off along a curved ridge when the budgets span a few decades; the
+    prior on ``E`` vanishes at 0 (a loss of 0 nats is not plausible for text), which keeps the
+    sampler out of the funnel that the ridge otherwise runs into (divergences with
+    ``HalfNormal``, on Porian et al.'s runs).
 
     Inputs: ``N`` and ``C`` (``C = 6 N D`` when the runs give ``D``). ``pooling="partial"``
     pools the four exponents (``gamma``, ``a``, ``alpha``, ``beta``) across groups; ``E``,
@@ -102,7 +107,7 @@ class IsoFLOPLaw(Law):
     def default_law_priors(cls) -> dict[str, Prior]:
         shape = Prior("TruncatedNormal", mu=0.35, sigma=0.25, lower=0.0)
         return {
-            "E": Prior("HalfNormal", sigma=2.5),
+            "E": Prior("LogNormal", mu=0.5, sigma=0.75),
             "R": Prior("LogNormal", mu=6.0, sigma=3.0),
             "gamma": Prior("TruncatedNormal", mu=0.15, sigma=0.15, lower=0.0),
             "a": Prior("TruncatedNormal", mu=0.5, sigma=0.25, lower=0.0),
