@@ -84,7 +84,9 @@ CASES = {
 def case(request):
     law, truth, design, seed = CASES[request.param]
     runs = simulate_runs(law, {**truth, "sigma": 0.01}, design, seed=seed)
-    return law, truth, runs, law.fit(runs, seed=3)
+    # the IsoFLOP law's E-gamma ridge wants smaller steps (see IsoFLOPLaw's docstring)
+    target_accept = 0.95 if isinstance(law, IsoFLOPLaw) else 0.9
+    return law, truth, runs, law.fit(runs, seed=3, target_accept=target_accept)
 
 
 def test_recovers_truth(case):
