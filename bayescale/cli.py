@@ -91,6 +91,13 @@ def _print_table(frame) -> None:
 Draws = Annotated[int, typer.Option(min=1, help="Posterior draws per chain.")]
 Tune = Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")]
 Chains = Annotated[int, typer.Option(min=1, help="Number of chains.")]
+Noise = Annotated[
+    str | None,
+    typer.Option(
+        help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
+        "'constant' (default pooled)."
+    ),
+]
 Seed = Annotated[
     int | None, typer.Option(min=0, help="Random seed (default: drawn and recorded in fit.json).")
 ]
@@ -132,13 +139,7 @@ def fit(
     pooling: Annotated[
         PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
     ] = PoolingName.complete,
-    noise: Annotated[
-        str | None,
-        typer.Option(
-            help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
-            "'constant' (default pooled)."
-        ),
-    ] = None,
+    noise: Noise = None,
     target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
     method: Annotated[
         FitMethod,

@@ -9,7 +9,18 @@ from typing import Annotated
 
 import typer
 
-from .cli import AsJson, Chains, Draws, FitDir, Interval, Tune, _emit_json, _library_calls, app
+from .cli import (
+    AsJson,
+    Chains,
+    Draws,
+    FitDir,
+    Interval,
+    Noise,
+    Tune,
+    _emit_json,
+    _library_calls,
+    app,
+)
 
 
 class BacktestMethod(str, Enum):
@@ -189,13 +200,7 @@ def target_cmd(
 def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
     law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
-    noise: Annotated[
-        str | None,
-        typer.Option(
-            help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
-            "'constant' (default pooled)."
-        ),
-    ] = None,
+    noise: Noise = None,
     holdout_compute_above: Annotated[
         list[float] | None,
         typer.Option(

@@ -164,6 +164,13 @@ def _tau2_moments(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
     return max(0.0, float(np.sum((r**2 - v) * d) / np.sum(d**2)))
 
 
+def _loglik(tau2: Any, r: np.ndarray, v: np.ndarray, d: np.ndarray) -> Any:
+    """Log-likelihood of ``tau**2`` (a scalar or a 1-d grid) under
+    ``r_i ~ Normal(0, v_i + tau**2 d_i)``, up to a constant."""
+    s = v + np.asarray(tau2, dtype=float)[..., None] * d
+    return -0.5 * np.sum(np.log(s) + r**2 / s, axis=-1)
+
+
 def _tau2_mle(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
     """Maximum-likelihood ``tau**2 >= 0`` under ``r_i ~ Normal(0, v_i + tau**2 d_i)``.
 
@@ -178,8 +185,7 @@ def _tau2_mle(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
     from scipy import optimize
 
     def nll(log_t2: float) -> float:
-        s = v + np.exp(log_t2) * d
-        return 0.5 * float(np.sum(np.log(s) + r**2 / s))
+        return -float(_loglik(np.exp(log_t2), r, v, d))
 
     res = optimize.minimize_scalar(nll, bounds=(-30.0, 2.0), method="bounded")
     return float(np.exp(res.x)) if nll(res.x) < nll(-30.0) else 0.0
@@ -204,9 +210,7 @@ def tau_posterior(r: np.ndarray, v: np.ndarray, d: np.ndarray, n: int = 200) -> 
     True
     """
     grid = np.linspace(0.0, 6 * TAU_PRIOR_SCALE, 3001)
-    s = v[None, :] + grid[:, None] ** 2 * d[None, :]
-    logp = -0.5 * np.sum(np.log(s) + r[None, :] ** 2 / s, axis=1)
-    logp += -0.5 * (grid / TAU_PRIOR_SCALE) ** 2
+    logp = _loglik(grid**2, r, v, d) - 0.5 * (grid / TAU_PRIOR_SCALE) ** 2
     w = np.exp(logp - logp.max())
     cdf = np.cumsum(w) / np.sum(w)
     return np.interp((np.arange(n) + 0.5) / n, cdf, grid)

@@ -66,7 +66,7 @@ def simulate_runs(
     >>> runs[law.target].round(2).tolist()
     [3.71, 3.54, 3.8]
     """
-    missing = [n for n in law.sampled_params if n not in params and n != "nu"]
+    missing = [n for n in law.sampled_params if n not in params]
     if missing:
         from .exceptions import ConfigError
 

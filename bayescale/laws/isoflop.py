@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import constants as K
-from ..likelihood import Likelihood
 from ..priors import Prior
 from .base import Law, raw_log, register_law
 
@@ -93,15 +92,6 @@ class IsoFLOPLaw(Law):
         "Hoffmann et al. (2022), Approach 2, arXiv:2203.15556; Porian et al. (2024), "
         "Resolving Discrepancies in Compute-Optimal Scaling of Language Models, arXiv:2406.19146"
     )
-
-    def __init__(
-        self,
-        priors: Mapping[str, Any] | None = None,
-        likelihood: str | Likelihood = "studentt",
-        nu: float | None = 4.0,
-        pooling: str = "complete",
-    ) -> None:
-        super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)
 
     @classmethod
     def default_law_priors(cls) -> dict[str, Prior]:
