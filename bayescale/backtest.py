@@ -158,7 +158,9 @@ def backtest(
         ``mean_width_log`` (mean width of the ``interval`` on log loss),
         ``median_abs_rel_error`` (of the predictive median), ``crps`` (mean, observation
         scale), ``lpd`` (mean log predictive density), ``max_compute_factor``, ``runs`` (one
-        record per held-out run) and ``diagnostics_ok`` of the training fit.
+        record per held-out run) and ``diagnostics_ok`` of the training fit; for ``bayes``
+        also its diagnostics' ``problems`` and ``drift_tau`` (the learned drift, ``None``
+        when there is none).
     """
     if not 0 < interval < 1:
         raise ConfigError(f"interval must be in (0, 1), got {interval}")
@@ -177,6 +179,8 @@ def backtest(
             fit = law.fit(train, seed=seed, **fit_kwargs)
         draws, logpdf = _bayes_predictive(law, fit, test, seed)
         result = _result(law, train, test, cutoff, draws, logpdf, interval, fit.diagnostics["ok"])
+        result["problems"] = list(fit.diagnostics.get("problems", []))
+        result["drift_tau"] = fit.settings.get("drift", {}).get("tau")
     return {**result, "method": method}
 
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from . import constants as K
 from .exceptions import BayescaleError, BayescaleWarning, ConfigError, ExtrapolationWarning
-from .io import atomic_write_text, dumps, versions, write_result_dir
+from .io import atomic_write_file, atomic_write_text, dumps, versions, write_result_dir
 from .manifest import Job, load_manifest
 from .threads import child_env, single_threaded_blas
 
@@ -56,6 +56,11 @@ class BatchResult:
     def n_failed(self) -> int:
         """Number of jobs that failed."""
         return sum(j["status"] == "failed" for j in self.jobs)
+
+    @property
+    def unconverged(self) -> list[str]:
+        """Names of the jobs whose fit did not pass its diagnostics."""
+        return [j["name"] for j in self.jobs if j.get("converged") is False]
 
 
 # ----------------------------------------------------------------------------- worker
@@ -416,6 +421,7 @@ def _job_rows(job: Job, rec: dict[str, Any], job_dir: Path) -> list[dict[str, An
             k: fit.diagnostics.get(k)
             for k in ("max_rhat", "min_ess_bulk", "divergences", "ok", "problems")
         }
+        rec["converged"] = bool(fit.diagnostics.get("ok", False))
         rec["fit_dir"] = str(job_dir / "fit")
         answers = answer_questions(fit, job)
     except BayescaleError as exc:
@@ -435,13 +441,7 @@ def _write_outputs(
     except ImportError:
         (out / "risks.parquet").unlink(missing_ok=True)
     else:
-        fd, tmp = tempfile.mkstemp(prefix=".risks.", suffix=".parquet.tmp", dir=out)
-        os.close(fd)
-        try:
-            risks.to_parquet(tmp, index=False)
-            os.replace(tmp, out / "risks.parquet")
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        atomic_write_file(out / "risks.parquet", lambda p: risks.to_parquet(p, index=False))
     jobs = list(records.values())
     doc = {
         "started": started,
@@ -453,6 +453,7 @@ def _write_outputs(
         "n_fitted": sum(j["status"] == "fitted" for j in jobs),
         "n_skipped": sum(j["status"] == "skipped" for j in jobs),
         "n_failed": sum(j["status"] == "failed" for j in jobs),
+        "unconverged": [j["name"] for j in jobs if j.get("converged") is False],
         "jobs": jobs,
         "reproducibility": {
             "manifest_sha256": manifest_sha,

@@ -22,7 +22,7 @@ from .laws.base import Law
 from .priors import Prior, draw_prior
 from .simulate import simulate_runs
 
-__all__ = ["sbc", "rank_uniformity"]
+__all__ = ["sbc", "rank_uniformity", "rank_coverage"]
 
 
 def _plausible(runs: pd.DataFrame, target: str) -> bool:
@@ -40,6 +40,7 @@ def sbc(
     simulation_priors: Mapping[str, Prior] | None = None,
     accept: Callable[[pd.DataFrame], bool] | None = None,
     max_tries: int = 50,
+    simulate_with: Callable[[dict[str, float]], dict[str, float]] | None = None,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Rank statistics of the true parameters among posterior draws, one row per simulation.
@@ -63,13 +64,18 @@ def sbc(
         ``accept(runs) -> bool`` on the simulated runs only (default: every loss in (1, 10)).
     max_tries
         Give up after this many rejected simulations per accepted one.
+    simulate_with
+        ``simulate_with(truth) -> params``: simulate the runs with other parameters than the
+        recorded truth, e.g. ``lambda t: {**t, "sigma": 2 * t["sigma"]}`` (only for negative
+        controls: a correct setup never sets this).
     **fit_kwargs
         Passed to :meth:`Law.fit` (draws, tune, chains, ...).
 
     Returns
     -------
     pandas.DataFrame
-        Columns: one rank per sampled parameter, ``divergences``, ``ok`` (diagnostics verdict).
+        Columns: one rank per sampled parameter, ``contraction_<param>`` (posterior sd / prior
+        sd: near 1 when the data teach nothing), ``divergences``, ``ok`` (diagnostics verdict).
     """
     if n_sims < 1:
         raise ConfigError(f"n_sims must be >= 1, got {n_sims}")
@@ -80,6 +86,7 @@ def sbc(
     budget = max_tries * n_sims
     pool = {n: draw_prior(priors[n], budget, int(rng.integers(2**31))) for n in names}
     seeds = rng.integers(2**31, size=budget)
+    prior_sd = {n: float(np.std(draw_prior(law.priors[n], 4000, 0))) for n in names}
     rows = []
     tries = 0
     while len(rows) < n_sims:
@@ -91,7 +98,7 @@ def sbc(
         truth = {n: float(pool[n][tries]) for n in names}
         s = int(seeds[tries])
         tries += 1
-        runs = simulate_runs(law, truth, design, seed=s)
+        runs = simulate_runs(law, simulate_with(truth) if simulate_with else truth, design, seed=s)
         if not accept(runs):
             continue
         with warnings.catch_warnings():
@@ -103,6 +110,7 @@ def sbc(
             draws = post[n].to_numpy().ravel()
             keep = draws[np.linspace(0, len(draws) - 1, n_ranks).round().astype(int)]
             row[n] = int(np.sum(keep < truth[n]))
+            row[f"contraction_{n}"] = float(draws.std() / prior_sd[n])
         row["divergences"] = fit.diagnostics.get("divergences", 0)
         row["ok"] = fit.diagnostics.get("ok", False)
         rows.append(row)
@@ -127,10 +135,34 @@ def rank_uniformity(ranks: pd.DataFrame, bins: int = 5) -> pd.Series:
         raise ConfigError("ranks must come from sbc() (attrs['n_ranks'] is missing)")
     out = {}
     for name in ranks.columns:
-        if name in ("divergences", "ok"):
+        if name in ("divergences", "ok") or name.startswith("contraction_"):
             continue
         counts = np.bincount(
             np.minimum((ranks[name].to_numpy() * bins) // (n_ranks + 1), bins - 1), minlength=bins
         )
         out[name] = float(stats.chisquare(counts).pvalue)
     return pd.Series(out, name="p_value")
+
+
+def rank_coverage(ranks: pd.DataFrame, level: float = 0.5) -> pd.Series:
+    """Share of simulations whose truth lies in the central ``level`` posterior interval, per
+    parameter: ``level`` when calibrated, less when posteriors are too narrow, more when too
+    wide. Sharper than a rank histogram against a posterior of the wrong width.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"x": np.arange(100) % 100})
+    >>> r.attrs["n_ranks"] = 99
+    >>> float(rank_coverage(r)["x"])
+    0.5
+    """
+    n_ranks = ranks.attrs.get("n_ranks")
+    if n_ranks is None:
+        raise ConfigError("ranks must come from sbc() (attrs['n_ranks'] is missing)")
+    lo, hi = (1 - level) / 2 * (n_ranks + 1), (1 + level) / 2 * (n_ranks + 1)
+    out = {
+        name: float(np.mean((ranks[name] >= lo) & (ranks[name] < hi)))
+        for name in ranks.columns
+        if name not in ("divergences", "ok") and not name.startswith("contraction_")
+    }
+    return pd.Series(out, name=f"coverage_{level:g}")

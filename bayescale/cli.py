@@ -56,6 +56,11 @@ def _err(message: str) -> None:
     typer.echo(f"bayescale: error: {' '.join(str(message).split())}", err=True)
 
 
+def _warn(message: str) -> None:
+    """One warning line on stderr (the result itself still goes to stdout)."""
+    typer.echo(f"bayescale: warning: {' '.join(str(message).split())}", err=True)
+
+
 @contextmanager
 def _library_calls():
     """Turn bayescale errors into exit code 2 and print bayescale warnings on one line each."""
@@ -88,7 +93,14 @@ def _print_table(frame) -> None:
     typer.echo(frame.to_string(float_format=lambda v: f"{v:.4g}"))
 
 
-Draws = Annotated[int, typer.Option(min=1, help="Posterior draws per chain.")]
+Draws = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Posterior draws per chain, exactly (default: adaptive, 1000 and more until the "
+        "diagnostics pass, up to 8000; recorded in fit.json).",
+    ),
+]
 Tune = Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")]
 Chains = Annotated[int, typer.Option(min=1, help="Number of chains.")]
 Noise = Annotated[
@@ -118,7 +130,7 @@ def fit(
     variable: Annotated[
         str | None, typer.Option(help="broken-power: the scaled input, N, D or C.")
     ] = None,
-    draws: Draws = 1000,
+    draws: Draws = None,
     tune: Tune = 1000,
     chains: Chains = 4,
     seed: Seed = None,
@@ -203,9 +215,15 @@ def fit(
     typer.echo(f"{model.name}: {model.formula}")
     _print_table(result.summary())
     d = result.diagnostics
+    sampling = result.settings.get("sampling", {})
+    typer.echo(
+        f"{result.settings['chains']} chains x {result.settings['draws']} draws"
+        + (f" (adaptive: {sampling['why']})" if sampling.get("adaptive") else "")
+    )
     typer.echo(
         f"max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f}, "
-        f"divergences {d['divergences']}; seed {result.settings['seed']}; wrote {out}/"
+        f"tail {d['min_ess_tail']:.0f}, divergences {d['divergences']}; "
+        f"seed {result.settings['seed']}; wrote {out}/"
     )
     tau = result.settings.get("drift", {}).get("tau")
     if tau is not None:
@@ -239,7 +257,7 @@ def compare(
 
             raise ConfigError(f"fit directories must have distinct names, got {names}")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # Pareto k: counted in pareto_k_bad
+            warnings.simplefilter("ignore", UserWarning)  # Pareto k, convergence: columns below
             table = compare_fits({p.name: load_fit(p) for p in fit_dirs})
     ranking = [
         {
@@ -251,23 +269,27 @@ def compare(
             "dse": r["dse"],
             "weight": r["weight"],
             "pareto_k_bad": int(r["pareto_k_bad"]),
+            "converged": bool(r["converged"]),
         }
         for name, r in table.iterrows()
     ]
+    unconverged = [r["name"] for r in ranking if not r["converged"]]
     if as_json:
-        _emit_json({"ranking": ranking})
-        return
-    cols = ["law", "elpd_loo", "se", "elpd_diff", "dse", "weight", "pareto_k_bad"]
-    _print_table(table[cols])
-    bad = [r["name"] for r in ranking if r["pareto_k_bad"]]
-    if bad:
-        typer.echo(f"warning: Pareto k > 0.7 for some runs in {bad}: LOO is unreliable there")
+        _emit_json({"ranking": ranking, "all_converged": not unconverged})
+    else:
+        cols = ["law", "elpd_loo", "se", "elpd_diff", "dse", "weight", "pareto_k_bad", "converged"]
+        _print_table(table[cols])
+        bad = [r["name"] for r in ranking if r["pareto_k_bad"]]
+        if bad:
+            typer.echo(f"warning: Pareto k > 0.7 for some runs in {bad}: LOO is unreliable there")
+    if unconverged:
+        _warn(f"fit(s) {unconverged} did not converge: their ranking is not to be trusted")
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("results/demo"),
-    draws: Draws = 1000,
+    draws: Draws = None,
     tune: Tune = 1000,
     chains: Chains = 4,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 2024,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import Progress, _library_calls, _progress, app
+from .cli import Progress, _library_calls, _progress, _warn, app
 
 
 @app.command()
@@ -43,6 +43,8 @@ def batch(
         )
     for job in result.jobs:
         line = f"{job['name']:24s} {job['status']:8s}"
+        if job.get("converged") is False:
+            line += " NOT CONVERGED (see risks.csv: converged=False);"
         if job["status"] == "failed":
             line += f" {job['error']}"
         elif job.get("timing"):
@@ -54,4 +56,9 @@ def batch(
         f"{sum(j['status'] == 'skipped' for j in result.jobs)} skipped, {result.n_failed} failed; "
         f"wrote {out}/risks.csv and {out}/batch.json"
     )
+    if result.unconverged:
+        _warn(
+            f"job(s) {result.unconverged} did not converge: their risk estimates are not to be "
+            "trusted (batch.json: unconverged)"
+        )
     raise typer.Exit(exit_code(result))

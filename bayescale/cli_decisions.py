@@ -19,6 +19,7 @@ from .cli import (
     Tune,
     _emit_json,
     _library_calls,
+    _warn,
     app,
 )
 
@@ -211,7 +212,7 @@ def backtest(
         float | None, typer.Option(help="Hold out this fraction of runs, largest compute first.")
     ] = None,
     interval: Interval = 0.9,
-    draws: Draws = 1000,
+    draws: Draws = None,
     tune: Tune = 1000,
     chains: Chains = 4,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
@@ -251,9 +252,19 @@ def backtest(
             results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
         else:
             results = [run_backtest(model, runs, holdout_top_fraction=holdout_top_fraction, **kw)]
+    unconverged = [r["cutoff"] for r in results if not r["diagnostics_ok"]]
     if as_json:
         _emit_json(results if len(results) > 1 else results[0])
-        return
+    else:
+        _print_backtest(model, results, interval)
+    if unconverged:
+        _warn(
+            f"the training fit(s) at cut-off(s) {', '.join(f'C > {c:.3g}' for c in unconverged)} "
+            "did not converge (diagnostics_ok: false): their scores are not to be trusted"
+        )
+
+
+def _print_backtest(model, results: list[dict], interval: float) -> None:
     typer.echo(
         f"{model.name} ({results[0]['method']}): held-out runs scored by their {interval:.0%} "
         "predictive intervals"
@@ -265,7 +276,7 @@ def backtest(
             f"{r['max_compute_factor']:.3g}x the largest training run); coverage 50% "
             f"{cov['0.5']:.2f}, 80% {cov['0.8']:.2f}, 90% {cov['0.9']:.2f}; mean width (log) "
             f"{r['mean_width_log']:.4f}; median |rel. error| {r['median_abs_rel_error']:.2%}; "
-            f"CRPS {r['crps']:.4g}"
+            f"CRPS {r['crps']:.4g}" + ("" if r["diagnostics_ok"] else " [fit NOT converged]")
         )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, ConvergenceWarning
 from .fit import Fit, observed_name
 
 __all__ = ["compare", "PARETO_K_BAD"]
@@ -28,11 +29,14 @@ def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ArviZ's comparison table (``rank``, ``elpd_loo``, ``p_loo``, ``elpd_diff``, ``weight``,
-        ``se``, ``dse``, ``warning``) plus ``law`` and ``pareto_k_bad`` (runs with k > 0.7).
-        A difference is meaningful when ``elpd_diff`` is several times ``dse``.
+        ``se``, ``dse``, ``warning``) plus ``law``, ``pareto_k_bad`` (runs with k > 0.7) and
+        ``converged`` (the fit's diagnostics passed). A difference is meaningful when
+        ``elpd_diff`` is several times ``dse``, and only between converged fits.
 
     Warns
     -----
+    ConvergenceWarning
+        Naming every fit whose diagnostics failed: its LOO estimate is not to be trusted.
     UserWarning
         ArviZ's own warning when Pareto k values are high (the LOO estimate is then unreliable;
         ``pareto_k_bad`` counts the runs concerned).
@@ -70,4 +74,13 @@ def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
         bad[name] = int(np.sum(np.asarray(loo.pareto_k) > PARETO_K_BAD))
     table["law"] = [fits[name].law.name for name in table.index]
     table["pareto_k_bad"] = [bad[name] for name in table.index]
+    table["converged"] = [bool(fits[name].diagnostics.get("ok", False)) for name in table.index]
+    unconverged = [str(n) for n in table.index if not table.loc[n, "converged"]]
+    if unconverged:
+        warnings.warn(
+            f"fit(s) {unconverged} did not converge (see their diagnostics): their ranking is "
+            "not to be trusted; refit them before comparing",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return table

@@ -57,6 +57,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read runs file {path}: {exc.strerror}") from None
     if b"\x00" in head:
         raise DataError(f"runs file is not a CSV text file (binary content): {path}")
+    _check_unique_header(path)
     try:
         frame = pd.read_csv(path)
     except UnicodeDecodeError:
@@ -67,6 +68,33 @@ def _read_csv(path: Path) -> pd.DataFrame:
         msg = str(exc).strip().splitlines()[-1]
         raise DataError(f"runs file is not valid CSV: {path}: {msg}") from None
     return frame
+
+
+def _duplicated(names) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for name in map(str, names):
+        if name in seen and name not in dups:
+            dups.append(name)
+        seen.add(name)
+    return dups
+
+
+def _check_unique_header(path: Path) -> None:
+    """Refuse a header that names a column twice (pandas would rename the second to ``N.1``)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (UnicodeDecodeError, csv.Error):
+        return  # read_csv reports these with its own message
+    dups = _duplicated(header)
+    if dups:
+        raise DataError(
+            f"runs file {path} names column(s) {', '.join(map(repr, dups))} more than once in its "
+            "header; keep one of each"
+        )
 
 
 class _Rows:
@@ -186,6 +214,9 @@ def load_runs(
         raise DataError(f"runs must be a CSV path or a DataFrame, got {type(source).__name__}")
 
     where = f" in {attrs['source']}" if from_file else ""
+    dups = _duplicated(frame.columns)
+    if dups:
+        raise DataError(f"runs table names column(s) {', '.join(map(repr, dups))} more than once")
     if columns:
         unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
         if unknown:

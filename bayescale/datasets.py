@@ -11,7 +11,7 @@ import pandas as pd
 from .data import load_runs
 from .exceptions import DataError
 
-__all__ = ["data_dir", "load_chinchilla", "chinchilla_reference"]
+__all__ = ["data_dir", "load_chinchilla", "chinchilla_reference", "load_olmo_ladder"]
 
 
 def data_dir() -> Path:
@@ -37,6 +37,28 @@ def load_chinchilla(replication_subset: bool = False) -> pd.DataFrame:
     if replication_subset:
         attrs = dict(runs.attrs)
         runs = runs[runs["replication_subset"].astype(bool)].reset_index(drop=True)
+        runs.attrs.update(attrs)
+    return runs
+
+
+def load_olmo_ladder(paper_subset: bool = False, target: bool = False) -> pd.DataFrame:
+    """Final checkpoints of the OLMo model ladder's 30 runs (C4 loss; see ``data/README.md``).
+
+    ``paper_subset`` keeps the 16 rungs the paper fits (190M-1B at 1, 2, 5, 10 xC);
+    ``target=True`` returns the 7B target instead (one row: a run to predict, not to fit).
+
+    Examples
+    --------
+    >>> len(load_olmo_ladder()), len(load_olmo_ladder(paper_subset=True))
+    (30, 16)
+    >>> round(float(load_olmo_ladder(target=True)["loss"].iloc[0]), 3)
+    2.483
+    """
+    name = "olmo_ladder_target.csv" if target else "olmo_ladder.csv"
+    runs = load_runs(data_dir() / name)
+    if paper_subset and not target:
+        attrs = dict(runs.attrs)
+        runs = runs[runs["paper_subset"].astype(bool)].reset_index(drop=True)
         runs.attrs.update(attrs)
     return runs
 

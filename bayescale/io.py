@@ -2,7 +2,9 @@
 
 Every file is written to a temporary name in the destination folder and moved into place with
 :func:`os.replace`; a result directory is assembled in a hidden sibling folder first and only then
-renamed into place (or, when it already exists, its files are replaced one by one).
+renamed into place (or, when it already exists, its files are replaced one by one). Files and
+directories get the modes the user's umask gives (0644 / 0755 under umask 022), as ``open`` and
+``mkdir`` would give them, not the private modes of :mod:`tempfile`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_text", "write_result_dir", "to_jsonable", "versions"]
+__all__ = [
+    "atomic_write_text",
+    "atomic_write_file",
+    "file_mode",
+    "dir_mode",
+    "write_result_dir",
+    "to_jsonable",
+    "versions",
+]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -43,14 +53,48 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), indent=2, allow_nan=False) + "\n"
 
 
+def _umask() -> int:
+    """The process's umask (read without changing it for longer than one call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode a new file gets under the user's umask (0644 under umask 022)."""
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    """Mode a new directory gets under the user's umask (0755 under umask 022)."""
+    return 0o777 & ~_umask()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode())  # mkstemp makes 0600; a file is created as open() would
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Have ``write`` write a file at a temporary path beside ``path``, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, file_mode())
+        write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -68,6 +112,7 @@ def write_result_dir(out: str | os.PathLike, writers: Mapping[str, Callable[[Pat
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; the result is created as mkdir would
     try:
         for name, write in writers.items():
             write(tmp / name)

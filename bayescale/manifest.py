@@ -6,7 +6,7 @@ once, each naming the job and the key.
 .. code-block:: toml
 
     [defaults]              # any job key; each job may override it
-    draws = 1000
+    draws = 1000            # exactly 1000 per chain (omit it: adaptive, see Law.fit)
     seed = 1
     budgets = [1e21, 5.88e23]
 
@@ -49,7 +49,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "options": {},
     "group_column": None,
     "filter": {},
-    "draws": 1000,
+    "draws": None,  # adaptive (see Law.fit); a number means exactly that many
     "tune": 1000,
     "chains": 4,
     "seed": 0,
@@ -108,6 +108,8 @@ def _is_num(v: Any) -> bool:
 
 def _check_value(key: str, v: Any) -> str | None:
     """Why value ``v`` is wrong for ``key`` (None if fine)."""
+    if key == "draws" and v is None:
+        return None
     if key in ("draws", "chains"):
         return None if _is_int(v) and v >= 1 else f"must be an integer >= 1, got {v!r}"
     if key in ("tune", "exclude_top_loss", "seed"):

@@ -70,7 +70,10 @@ def _slots(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
 
     kinds: ``scalar`` (one value), ``group`` (one per group), ``hyper`` (a population
     parameter), ``z`` (standardised group offsets of a partially pooled exponent,
-    non-centred: ``log alpha_g = alpha_mu + alpha_tau * z_g``).
+    non-centred: ``log alpha_g = alpha_mu + alpha_tau * z_g``; for exponents that each group's
+    data pin down), ``pooled`` (the same exponent centred: the log values themselves,
+    ``log a_g ~ Normal(a_mu, a_tau)``; for exponents the data pin down per group, see
+    :attr:`Law.centred_exponents`). Both give the same posterior; they differ in geometry.
     """
     slots: list[tuple[str, str, int]] = []
     for name in law.sampled_params:
@@ -78,7 +81,7 @@ def _slots(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
             slots += [
                 ("hyper", f"{name}_mu", 1),
                 ("hyper", f"{name}_tau", 1),
-                ("z", name, n_groups),
+                ("pooled" if name in law.centred_exponents else "z", name, n_groups),
             ]
         elif law.grouped and name in law.params:
             slots.append(("group", name, n_groups))
@@ -123,10 +126,14 @@ def build_model(law: Law, n_groups: int = 1):
             if kind in ("scalar", "group", "hyper") and name not in law.amplitudes:
                 values[name], lp = unconstrained_prior(law.priors[name], seg[name])
                 logps.append(pt.sum(lp))
-        for kind, name, _ in slots:  # non-centred population of log exponents
-            if kind == "z":
+        for kind, name, _ in slots:  # population of log exponents
+            mu, tau = values.get(f"{name}_mu"), values.get(f"{name}_tau")
+            if kind == "z":  # non-centred
                 logps.append(pt.sum(-0.5 * seg[name] ** 2))
-                values[name] = pt.exp(values[f"{name}_mu"] + values[f"{name}_tau"] * seg[name])
+                values[name] = pt.exp(mu + tau * seg[name])
+            elif kind == "pooled":  # centred: Normal(mu, tau) density of the log values
+                logps.append(pt.sum(-0.5 * ((seg[name] - mu) / tau) ** 2 - pt.log(tau)))
+                values[name] = pt.exp(seg[name])
         for _, name, _ in slots:
             if name in law.amplitudes:
                 exponent, x = law.amplitudes[name]
@@ -230,6 +237,8 @@ def _initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
     for kind, name, size in _slots(law, n_groups):
         if kind == "z":
             value = 0.0
+        elif kind == "pooled":
+            value = _prior_median_unconstrained(law.priors[f"{name}_mu"])
         elif name in law.amplitudes:
             value = float(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
         else:
@@ -327,12 +336,16 @@ def _run(
     return idata.posterior, idata.sample_stats
 
 
-def _whitening(w_draws: np.ndarray, loc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and Cholesky factor of the pilot's unconstrained draws (regularised)."""
-    u = loc + w_draws.reshape(-1, w_draws.shape[-1])
+def _whitening(
+    w_draws: np.ndarray, loc: np.ndarray, chol: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and Cholesky factor of the unconstrained draws ``u = loc + chol @ w`` of a run
+    (regularised); ``chol`` defaults to the identity (the pilot)."""
+    w = w_draws.reshape(-1, w_draws.shape[-1])
+    u = loc + (w if chol is None else w @ chol.T)
     u = u[np.all(np.isfinite(u), axis=1)]
     if len(u) < 2 * u.shape[1]:
-        return loc, np.eye(len(loc))
+        return loc, (np.eye(len(loc)) if chol is None else chol)
     mean = u.mean(axis=0)
     cov = np.cov(u, rowvar=False)
     # Shrink slightly towards the diagonal (Stan's dense-metric regulariser) and keep it PD.
@@ -345,11 +358,103 @@ def _whitening(w_draws: np.ndarray, loc: np.ndarray) -> tuple[np.ndarray, np.nda
         return mean, np.diag(np.sqrt(np.maximum(np.diag(cov), 1e-12)))
 
 
+#: Draws per chain of the first main run when ``draws`` is not given (adaptive sampling).
+DEFAULT_DRAWS = 1000
+#: Adaptive sampling never runs more draws per chain than this in one main run.
+MAX_ADAPTIVE_DRAWS = 8000
+#: Target acceptance rates tried in turn when a run diverged (adaptive sampling).
+TARGET_ACCEPT_STEPS = (0.95, 0.99)
+
+
+def _diagnose_run(law: Law, posterior, stats) -> dict[str, Any]:
+    import arviz as az
+
+    from .diagnostics import diagnose
+
+    names = [*law.sampled_params, *law.hyper_params]
+    return diagnose(az.InferenceData(posterior=posterior[names], sample_stats=stats), names)
+
+
+def _next_target_accept(current: float) -> float:
+    return next((t for t in TARGET_ACCEPT_STEPS if t > current), current)
+
+
+def _sample_adaptive(
+    law: Law,
+    sampler: str,
+    data: dict[str, np.ndarray],
+    loc: np.ndarray,
+    chol: np.ndarray,
+    *,
+    draws: int | None,
+    target_accept: float,
+    **run_kw: Any,
+):
+    """Main run(s): ``draws`` exactly when given; otherwise adaptive.
+
+    Adaptive (``draws=None``): sample :data:`DEFAULT_DRAWS` per chain; while the diagnostics
+    fail, sample again with twice the draws (up to :data:`MAX_ADAPTIVE_DRAWS`), whitened by the
+    covariance of the last run's draws (a far better estimate than the pilot's), and with a
+    higher ``target_accept`` (:data:`TARGET_ACCEPT_STEPS`) when the last run diverged. Each
+    run is a complete run on its own (the last one is kept, never a mix of runs).
+
+    Returns ``(posterior, stats, loc, chol, record)``; ``record`` lists every attempt.
+    """
+    n = draws if draws is not None else DEFAULT_DRAWS
+    attempts: list[dict[str, Any]] = []
+    while True:
+        posterior, stats = _run(
+            law, sampler, data, loc, chol, draws=n, target_accept=target_accept, **run_kw
+        )
+        diag = _diagnose_run(law, posterior, stats)
+        attempts.append(
+            {
+                "draws": int(n),
+                "target_accept": float(target_accept),
+                "ok": bool(diag["ok"]),
+                "problems": list(diag["problems"]),
+            }
+        )
+        if draws is not None or diag["ok"] or 2 * n > MAX_ADAPTIVE_DRAWS:
+            break
+        loc, chol = _whitening(posterior["w"].to_numpy(), loc, chol)
+        if diag["divergences"]:
+            target_accept = _next_target_accept(target_accept)
+        n *= 2
+        run_kw["seed"] = int(np.random.SeedSequence(int(run_kw["seed"])).generate_state(1)[0])
+    if draws is not None:
+        why = "draws given explicitly: exactly that many"
+    elif len(attempts) == 1:
+        why = "converged in the first run"
+    elif attempts[-1]["ok"]:
+        why = f"diagnostics failed in {len(attempts) - 1} run(s); more draws until they passed"
+    else:
+        why = f"diagnostics still failing at the cap of {MAX_ADAPTIVE_DRAWS} draws per chain"
+    record = {
+        "adaptive": draws is None,
+        "draws_used": int(n),
+        "target_accept_used": float(target_accept),
+        "runs": attempts,
+        "why": why,
+    }
+    return posterior, stats, loc, chol, record
+
+
+def _seeds(seed: int | None) -> tuple[int, int, int]:
+    """The seed actually used, and the pilot's and main run's seeds derived from it."""
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    pilot_seed, main_seed = np.random.SeedSequence(int(seed)).generate_state(2)
+    return int(seed), int(pilot_seed), int(main_seed)
+
+
 def fit_law(
     law: Law,
     runs: pd.DataFrame,
     *,
-    draws: int = 1000,
+    draws: int | None = None,
     tune: int = 1000,
     chains: int = 4,
     seed: int | None = None,
@@ -363,18 +468,16 @@ def fit_law(
     """Sample ``law``'s posterior given ``runs``; see :meth:`bayescale.laws.Law.fit`."""
     from .fit import Fit
 
-    _check_settings(draws, tune, chains, sampler, target_accept, cores)
+    _check_settings(
+        DEFAULT_DRAWS if draws is None else draws, tune, chains, sampler, target_accept, cores
+    )
     runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
     if len(runs) <= law.n_free:
         raise DataError(
             f"{len(runs)} run(s) cannot identify {law.n_free} free parameters of "
             f"{law.name} ({', '.join(law.sampled_params)}); more runs are needed"
         )
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    pilot_seed, main_seed = np.random.SeedSequence(int(seed)).generate_state(2)
+    seed, pilot_seed, main_seed = _seeds(seed)
     cores = cores or min(chains, os.cpu_count() or 1)
 
     groups = group_names(law, runs)
@@ -384,40 +487,34 @@ def fit_law(
     if sampler == "nutpie":
         _, timing["compile_s"] = _compiled(law, n_groups)
 
+    run_kw = dict(tune=tune, chains=chains, cores=cores, n_groups=n_groups)
     loc0 = _initial_loc(law, runs, n_groups)
-    k = len(loc0)
     t0 = time.perf_counter()
     pilot, _ = _run(
         law,
         sampler,
         data,
         loc0,
-        np.eye(k),
+        np.eye(len(loc0)),
         draws=PILOT_DRAWS,
-        tune=PILOT_TUNE,
-        chains=max(chains, 2),
-        cores=cores,
-        seed=pilot_seed,
         target_accept=target_accept,
         progress=False,
-        n_groups=n_groups,
+        seed=pilot_seed,
+        **{**run_kw, "tune": PILOT_TUNE, "chains": max(chains, 2)},
     )
     loc, chol = _whitening(pilot["w"].to_numpy(), loc0)
     t1 = time.perf_counter()
-    posterior, stats = _run(
+    posterior, stats, loc, chol, adaptive = _sample_adaptive(
         law,
         sampler,
         data,
         loc,
         chol,
         draws=draws,
-        tune=tune,
-        chains=chains,
-        cores=cores,
-        seed=main_seed,
         target_accept=target_accept,
         progress=progress,
-        n_groups=n_groups,
+        seed=main_seed,
+        **run_kw,
     )
     timing["pilot_s"] = t1 - t0
     timing["sampling_s"] = time.perf_counter() - t1
@@ -437,14 +534,15 @@ def fit_law(
         timing["drift_s"] = time.perf_counter() - t2
 
     settings = {
-        "draws": int(draws),
+        "draws": adaptive["draws_used"],
         "tune": int(tune),
         "chains": int(chains),
-        "seed": int(seed),
+        "seed": seed,
         "sampler": sampler,
-        "target_accept": float(target_accept),
+        "target_accept": adaptive["target_accept_used"],
         "exclude_top_loss": int(exclude_top_loss),
         "pilot": {"tune": PILOT_TUNE, "draws": PILOT_DRAWS},
+        "sampling": adaptive,
         "drift": drift_info,
         "timing": timing,
     }

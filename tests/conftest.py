@@ -26,6 +26,51 @@ from bayescale.simulate import isoflop_design, simulate_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# ----------------------------------------------------------------------------- seed sweep
+#: Seed offset of a seed sweep (``scripts/seed_sweep.py`` sets it; 0 in CI, where every sampled
+#: test runs the seeds written in it).
+SWEEP = int(os.environ.get("BAYESCALE_SWEEP", "0"))
+#: Where a seed sweep collects the asserted quantities (JSON lines), unset in CI.
+MARGINS = os.environ.get("BAYESCALE_MARGINS")
+if os.environ.get("BAYESCALE_BROKEN"):  # a deliberately broken variant (tests/broken.py)
+    from broken import apply as _apply_broken  # noqa: E402
+
+    _apply_broken(os.environ["BAYESCALE_BROKEN"])
+
+
+def seed(base: int) -> int:
+    """The seed a sampled test uses: ``base`` in CI, shifted by the sweep's offset otherwise.
+
+    Data simulations and fits take their seeds through it, so a sweep changes both.
+    """
+    return int(base) + 7919 * SWEEP
+
+
+def check(quantity: str, value: float, op: str, threshold: float, detail: object = "") -> None:
+    """Assert ``value op threshold`` (op: ``<``, ``<=``, ``>``, ``>=``); in a seed sweep, also
+    record the asserted quantity for the sweep's table of margins."""
+    import json
+    import operator
+
+    ops = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+    value = float(value)
+    if MARGINS:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" ", 1)[0]
+        record = dict(test=test, quantity=quantity, value=value, op=op, threshold=threshold)
+        with open(MARGINS, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({**record, "sweep": SWEEP}) + "\n")
+    assert ops[op](value, threshold), (
+        f"{quantity} = {value:.6g}, must be {op} {threshold}; {detail}"
+    )
+
+
+def check_inside(param: str, truth: float, lower: float, upper: float, detail: object = "") -> None:
+    """Check that ``truth`` lies in ``[lower, upper]``; the recorded quantity is ``1 - |z|``,
+    ``z`` the truth's position in the interval (-1 at ``lower``, +1 at ``upper``): the share
+    of the half-width to spare, negative outside."""
+    inside = 1 - abs(2 * (truth - lower) / (upper - lower) - 1)
+    check(f"{param}: truth inside interval (1 - |z|)", inside, ">=", 0, detail)
+
 
 def start_notebook_check() -> tuple[subprocess.Popen, Path]:
     """Execute the stored notebooks (small draws) in a background process; see

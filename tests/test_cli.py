@@ -58,6 +58,8 @@ BAD_FILES = {
     "too_few": ("N,D,loss\n1e8,2e9,3.0\n2e8,4e9,2.9\n", ["cannot identify 7 free parameters"]),
     "empty": ("", ["empty"]),
     "not_csv": ('N,D,loss\n1,2,3\n4,"5,6\n', ["not valid CSV"]),
+    "duplicate_column": ("N,N,D,loss\n1e8,1e8,2e9,3.0\n", ["'N' more than once"]),
+    "duplicate_columns": ("N,D,loss,D,loss\n1,2,3,4,5\n", ["'D', 'loss' more than once"]),
 }
 
 
@@ -219,3 +221,33 @@ def test_prediction_bad_arguments(args, fragment, fit_dir, tmp_path, capsys, mon
     code, out, err = run(argv, capsys, monkeypatch)
     assert_bad_input(code, err, fragment)
     assert out == ""
+
+
+def test_outputs_get_the_umask_modes(small_fit, tmp_path):
+    """Fit directories, their files and reports are created as mkdir / open would create
+    them under the user's umask (0755 / 0644 under 022), not tempfile's private modes."""
+    import os
+    import stat
+
+    from bayescale.report import write_report
+
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    old = os.umask(0o022)
+    try:
+        out = small_fit.save(tmp_path / "fit")
+        write_report(small_fit, out / "report.html")
+        small_fit.save(out)  # updating an existing directory keeps the modes too
+    finally:
+        os.umask(old)
+    assert mode(out) == 0o755
+    files = sorted(out.iterdir())
+    assert {p.name for p in files} >= {"posterior.nc", "fit.json", "report.html"}
+    assert {p.name: mode(p) for p in files} == {p.name: 0o644 for p in files}
+    old = os.umask(0o077)
+    try:
+        private = small_fit.save(tmp_path / "private")
+    finally:
+        os.umask(old)
+    assert mode(private) == 0o700 and mode(private / "fit.json") == 0o600

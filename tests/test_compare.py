@@ -140,6 +140,7 @@ def test_cli_law_option_laws_and_compare(sim_runs, tmp_path, capsys, monkeypatch
     doc = json.loads(out)
     assert [r["name"] for r in doc["ranking"]] == ["chinchilla", "kaplan-n"]
     keys = {"name", "law", "elpd_loo", "se", "elpd_diff", "dse", "weight", "pareto_k_bad"}
+    keys.add("converged")
     assert all(set(r) == keys for r in doc["ranking"])
     code, out, _ = run_cli(["laws"], capsys, monkeypatch)
     assert code == 0 and "kaplan-joint" in out and "Muennighoff" in out
@@ -154,3 +155,25 @@ def test_cli_law_option_laws_and_compare(sim_runs, tmp_path, capsys, monkeypatch
     )
     assert code == 2 and "no option(s) ['irreducible']" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_unconverged_fits_are_flagged(law, sim_runs, small_fit, tmp_path, capsys, monkeypatch):
+    """Doubt stays visible: a fit whose diagnostics failed is marked in the table, warned
+    about in Python, and flagged in the CLI's table, JSON and stderr."""
+    rough = fit_quiet(law, sim_runs, draws=20, tune=20, chains=2)
+    assert not rough.diagnostics["ok"]
+    with pytest.warns(bs.ConvergenceWarning, match=r"\['rough'\] did not converge"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("always", bs.ConvergenceWarning)
+            table = bs.compare({"good": small_fit, "rough": rough})
+    assert table["converged"].to_dict() == {"good": True, "rough": False}
+    dirs = [small_fit.save(tmp_path / "good"), rough.save(tmp_path / "rough")]
+    code, out, err = run_cli(["compare", *dirs, "--json"], capsys, monkeypatch)
+    assert code == 0
+    doc = json.loads(out)
+    assert {r["name"]: r["converged"] for r in doc["ranking"]} == {"good": True, "rough": False}
+    assert doc["all_converged"] is False
+    assert err.startswith("bayescale: warning: fit(s) ['rough'] did not converge")
+    code, out, _ = run_cli(["compare", *dirs], capsys, monkeypatch)
+    assert "converged" in out.splitlines()[0]

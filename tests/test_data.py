@@ -167,3 +167,13 @@ def test_shipped_chinchilla_subset_is_top5_exclusion(chinchilla_runs):
     subset = chinchilla_runs[chinchilla_runs["replication_subset"]]
     assert len(kept) == 240
     np.testing.assert_array_equal(np.sort(kept["loss"]), np.sort(subset["loss"]))
+
+
+def test_duplicate_column_names_are_refused(tmp_path):
+    csv = tmp_path / "runs.csv"
+    csv.write_text("N,N,D,loss\n1e8,1e8,2e9,3.0\n2e8,2e8,4e9,2.9\n")
+    with pytest.raises(bs.DataError, match="column\\(s\\) 'N' more than once"):
+        bs.load_runs(csv)
+    frame = pd.DataFrame([[1e8, 1e8, 2e9, 3.0]], columns=["N", "N", "D", "loss"])
+    with pytest.raises(bs.DataError, match="'N' more than once"):
+        bs.load_runs(frame)

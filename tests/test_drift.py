@@ -69,4 +69,5 @@ def test_drift_methods_and_bad_method(law, chinchilla_runs):
     with pytest.raises(bs.ConfigError, match="drift method"):
         estimate_drift(law, chinchilla_runs, method="median")
     mle = estimate_drift(law, chinchilla_runs, method="mle", seed=3)
-    assert mle["method"] == "mle" and 0.0 <= mle["tau"] < 0.1
+    # the default fit's drift on the same runs (excluding 5) is 0.0128: all 245 are close
+    assert mle["method"] == "mle" and 0.005 < mle["tau"] < 0.03

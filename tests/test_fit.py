@@ -189,3 +189,38 @@ def test_repr_and_html(small_fit):
     assert "ChinchillaLaw" in repr(small_fit) and "R-hat" in repr(small_fit)
     html = small_fit._repr_html_()
     assert "<table" in html and "alpha" in html
+
+
+def test_adaptive_draws_continue_until_the_diagnostics_pass(law, sim_runs, monkeypatch):
+    """draws=None: more draws while the diagnostics fail, recorded; a number means exactly it."""
+    from bayescale import sampling
+
+    monkeypatch.setattr(sampling, "DEFAULT_DRAWS", 60)  # too few for 400 effective draws
+    monkeypatch.setattr(sampling, "MAX_ADAPTIVE_DRAWS", 2000)
+    fit = law.fit(sim_runs, seed=5, tune=400, drift=False)
+    record = fit.settings["sampling"]
+    runs = record["runs"]
+    assert record["adaptive"] and len(runs) >= 2 and not runs[0]["ok"] and runs[-1]["ok"]
+    assert [r["draws"] for r in runs] == [60 * 2**i for i in range(len(runs))]
+    assert fit.posterior.sizes["draw"] == record["draws_used"] == fit.settings["draws"]
+    assert fit.diagnostics["ok"] and "more draws until they passed" in record["why"]
+    with pytest.warns(bs.ConvergenceWarning):
+        exact = law.fit(sim_runs, seed=5, draws=60, tune=400, drift=False)
+    assert exact.posterior.sizes["draw"] == 60 and len(exact.settings["sampling"]["runs"]) == 1
+    assert (
+        not exact.settings["sampling"]["adaptive"]
+        and "exactly" in exact.settings["sampling"]["why"]
+    )
+
+
+def test_adaptive_draws_stop_at_the_cap(law, sim_runs, monkeypatch):
+    from bayescale import sampling
+
+    monkeypatch.setattr(sampling, "DEFAULT_DRAWS", 20)
+    monkeypatch.setattr(sampling, "MAX_ADAPTIVE_DRAWS", 40)
+    with pytest.warns(bs.ConvergenceWarning):
+        fit = law.fit(sim_runs, seed=5, tune=100, chains=2, drift=False)
+    record = fit.settings["sampling"]
+    assert [r["draws"] for r in record["runs"]] == [20, 40]
+    assert not fit.diagnostics["ok"] and "at the cap of 40" in record["why"]
+    assert sampling._next_target_accept(0.9) == 0.95 and sampling._next_target_accept(0.99) == 0.99

@@ -21,8 +21,13 @@ from bayescale.laws import (
     law_from_dict,
 )
 from bayescale.simulate import isoflop_design, simulate_runs
+from conftest import check, check_inside, seed
 
 ISOFLOP = isoflop_design([1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21], 10)
+#: Far from the optimum on both sides: the IsoFLOP curve's shape (alpha, beta) needs both arms.
+WIDE_ISOFLOP = isoflop_design(
+    [1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21], 10, tokens_per_param=(0.25, 4000.0)
+)
 
 
 def wide_n_design():
@@ -44,61 +49,80 @@ def repeated_data_design():
     return design
 
 
+# Truths sit away from the prior centres (so a likelihood cut off from the data cannot pass by
+# returning the prior), and each is checked for posterior contraction as well as coverage.
 CASES = {
-    "kaplan-n": (KaplanN(), dict(E=1.9, A=300.0, alpha=0.3), ISOFLOP, 7),
-    "kaplan-n-pure": (KaplanN(irreducible=False), dict(A=11.5, alpha=0.076), ISOFLOP, 7),
-    "kaplan-d": (KaplanD(), dict(E=1.8, B=900.0, beta=0.3), ISOFLOP, 7),
-    "kaplan-c": (KaplanC(), dict(E=1.7, C0=2000.0, gamma=0.15), ISOFLOP, 7),
+    "kaplan-n": (KaplanN(), dict(E=1.9, A=2000.0, alpha=0.4), ISOFLOP, 7),
+    "kaplan-n-pure": (KaplanN(irreducible=False), dict(A=40.0, alpha=0.15), ISOFLOP, 7),
+    "kaplan-d": (KaplanD(), dict(E=1.8, B=900.0, beta=0.2), ISOFLOP, 7),
+    "kaplan-c": (KaplanC(), dict(E=1.7, C0=1000.0, gamma=0.15), ISOFLOP, 7),
     "kaplan-joint": (
         KaplanJoint(),
-        dict(N_c=8.8e13, D_c=5.4e13, alpha_N=0.076, alpha_D=0.095),
+        dict(N_c=3e13, D_c=2e14, alpha_N=0.1, alpha_D=0.12),
         ISOFLOP,
         7,
     ),
-    # a frontier steeper than Chinchilla's shape implies (beta / (alpha + beta) = 0.45)
+    # a frontier steeper than Chinchilla's shape implies (beta / (alpha + beta) = 0.36)
     "isoflop": (
         IsoFLOPLaw(),
-        dict(E=1.69, R=600.0, gamma=0.15, a=0.6, N0=2e9, alpha=0.34, beta=0.28),
-        ISOFLOP,
+        dict(E=2.2, R=3000.0, gamma=0.2, a=0.6, N0=3e9, alpha=0.45, beta=0.25),
+        WIDE_ISOFLOP,
         7,
     ),
     "score-loglinear": (ScoreLogLinear(), dict(a=-1.2, b=0.08), ISOFLOP, 7),
-    "score-saturating": (ScoreSaturating(), dict(ceiling=0.9, A=30.0, alpha=0.2), ISOFLOP, 7),
+    "score-saturating": (ScoreSaturating(), dict(ceiling=0.7, A=30.0, alpha=0.15), ISOFLOP, 7),
     "broken-power": (
         BrokenPowerLaw(),
-        dict(E=1.8, A=400.0, alpha=0.3, delta=0.3, x_b=1e9),
+        dict(E=1.8, A=40.0, alpha=0.2, delta=0.3, x_b=3e9),
         wide_n_design(),
         7,
     ),
-    # Muennighoff et al.'s published values (R_D* = 15.4).
     "data-constrained": (
         DataConstrainedLaw(),
-        dict(E=1.87, A=520.8, B=1487.7, alpha=0.353, beta=0.353, R_D_star=15.4),
+        dict(E=1.87, A=520.8, B=20000.0, alpha=0.28, beta=0.42, R_D_star=5.0),
         repeated_data_design(),
         8,
     ),
 }
+SIGMA = 0.01  #: noise of every simulated case (checked too: a wrong noise scale must show)
+CONTRACTION = 0.3  #: posterior 95% width at most this share of the prior's
+#: Documented exceptions: the left arm of an IsoFLOP curve sets the IsoFLOP law's alpha only
+#: weakly even in a wide sweep (its 95% width is about half the prior's).
+#: Likewise the broken power law's change of slope, seen over 2.5 decades past the break.
+WEAKLY_IDENTIFIED = {("isoflop", "alpha"): 0.75, ("broken-power", "delta"): 0.6}
+
+
+def prior_width(law, param: str, log: bool) -> float:
+    from bayescale.priors import draw_prior
+
+    x = draw_prior(law.priors[param], 20000, seed=0)
+    x = np.log(x[x > 0]) if log else x
+    lo, hi = np.quantile(x, [0.025, 0.975])
+    return float(hi - lo)
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request):
-    law, truth, design, seed = CASES[request.param]
-    runs = simulate_runs(law, {**truth, "sigma": 0.01}, design, seed=seed)
+    law, truth, design, data_seed = CASES[request.param]
+    runs = simulate_runs(law, {**truth, "sigma": SIGMA}, design, seed=seed(data_seed))
     # the IsoFLOP law's E-gamma ridge wants smaller steps (see IsoFLOPLaw's docstring)
     target_accept = 0.95 if isinstance(law, IsoFLOPLaw) else 0.9
-    return law, truth, runs, law.fit(runs, seed=3, target_accept=target_accept)
+    return law, truth, runs, law.fit(runs, seed=seed(3), target_accept=target_accept)
 
 
 def test_recovers_truth(case):
     law, truth, _, fit = case
     assert fit.diagnostics["ok"], fit.diagnostics["problems"]
     s = fit.summary(interval=0.95)
-    for param, value in truth.items():
-        assert s.loc[param, "lower"] <= value <= s.loc[param, "upper"], (
-            law.name,
-            param,
-            s.loc[param],
-        )
+    for param, value in {**truth, "sigma": SIGMA}.items():
+        lo, hi = s.loc[param, "lower"], s.loc[param, "upper"]
+        log = law.priors[param].distribution == "LogNormal"
+        x, lo, hi = (np.log(value), np.log(lo), np.log(hi)) if log else (value, lo, hi)
+        # distance of the truth inside its interval: > 0 inside, < 0 outside (in half-widths)
+        check_inside(param, x, lo, hi, s.loc[param])
+        ratio = (hi - lo) / prior_width(law, param, log)
+        most = WEAKLY_IDENTIFIED.get((law.name, param), CONTRACTION)
+        check(f"{param}: 95% width / prior's", ratio, "<", most, s.loc[param])
 
 
 def test_save_load_and_predict(case, tmp_path):
@@ -114,8 +138,10 @@ def test_save_load_and_predict(case, tmp_path):
 
 
 def test_allocation_only_where_inputs_allow(case):
-    law, _, _, fit = case
-    if isinstance(law, (bs.ChinchillaLaw, IsoFLOPLaw)):
+    law, truth, _, fit = case
+    if isinstance(law, IsoFLOPLaw):  # the frontier is a parameter: N*(1e21) = N0
+        t = bs.optimal_allocation(fit, 1e21, interval=0.95)
+        assert t["N_opt_lower"][0] < truth["N0"] < t["N_opt_upper"][0]
         return
     with pytest.raises(bs.ConfigError, match="no compute-optimal"):
         bs.optimal_allocation(fit, 1e21)

@@ -11,6 +11,7 @@ import pytest
 
 import bayescale as bs
 from bayescale.simulate import isoflop_design, simulate_runs
+from conftest import check, check_inside, seed
 
 GROUPS = {
     "small-vocab": dict(E=1.8, A=400.0, B=1500.0, alpha=0.30, beta=0.34),
@@ -24,7 +25,7 @@ def grouped_runs():
     design = isoflop_design([1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21], 8)
     law = bs.ChinchillaLaw(noise="constant")  # the pooled fits' noise model
     parts = [
-        simulate_runs(law, {**p, "sigma": 0.01}, design, seed=i).assign(group=g)
+        simulate_runs(law, {**p, "sigma": 0.01}, design, seed=seed(i)).assign(group=g)
         for i, (g, p) in enumerate(GROUPS.items())
     ]
     return pd.concat(parts, ignore_index=True)
@@ -33,13 +34,18 @@ def grouped_runs():
 @pytest.fixture(scope="module")
 def partial_fit(grouped_runs):
     return bs.ChinchillaLaw(pooling="partial").fit(
-        grouped_runs, seed=2, draws=2000, target_accept=0.95
-    )
+        grouped_runs, seed=seed(2), target_accept=0.95
+    )  # adaptive draws: the first 1000-draw run often misses on alpha_tau, the re-whitened
+    # 2000-draw run passes (max R-hat <= 1.007 at three seeds)
 
 
 def test_partial_pooling_recovers_groups(partial_fit):
     fit = partial_fit
-    assert fit.diagnostics["ok"], fit.diagnostics["problems"]
+    d = fit.diagnostics
+    check("max R-hat", d["max_rhat"], "<=", 1.01, d["problems"])
+    check("min bulk ESS", d["min_ess_bulk"], ">=", 400, d["problems"])
+    check("min tail ESS", d["min_ess_tail"], ">=", 400, d["problems"])
+    check("divergences", d["divergences"], "<=", 0, d["problems"])
     post = fit.posterior
     assert post["alpha"].dims == ("chain", "draw", "group")
     assert sorted(post["group"].values) == sorted(GROUPS)
@@ -48,7 +54,7 @@ def test_partial_pooling_recovers_groups(partial_fit):
     for g, truth in GROUPS.items():
         for param, value in truth.items():
             row = s.loc[f"{param}[{g}]"]
-            assert row["lower"] <= value <= row["upper"], (g, param, row)
+            check_inside(f"{param}[group]", value, row["lower"], row["upper"], row)
     # allocation exponent a per group, ordered as the truths are
     a_true = {g: p["beta"] / (p["alpha"] + p["beta"]) for g, p in GROUPS.items()}
     a_post = post["a"].median(("chain", "draw")).to_series()
@@ -94,20 +100,31 @@ def test_partially_pooled_isoflop_law_orders_group_frontiers():
     base = dict(E=1.8, R=600.0, gamma=0.15, N0=2e9, alpha=0.4, beta=0.4, sigma=0.01)
     runs = pd.concat(
         [
-            simulate_runs(bs.IsoFLOPLaw(), {**base, "a": a}, design, seed=i).assign(group=g)
+            simulate_runs(bs.IsoFLOPLaw(), {**base, "a": a}, design, seed=seed(i)).assign(group=g)
             for i, (g, a) in enumerate(truths.items())
         ],
         ignore_index=True,
     )
-    fit = law.fit(runs, seed=1, draws=1000, tune=500, chains=2)
-    # a_tau / gamma_tau (population scales from three groups) are weakly identified: their
-    # ESS is not checked here, the chains must agree and not diverge
-    d = fit.diagnostics
-    assert d["divergences"] == 0 and d["max_rhat"] < 1.02, d["problems"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # gamma_tau: see below
+        fit = law.fit(runs, seed=seed(1), draws=1000, target_accept=0.95)
+    # The test is about the frontier exponents a (sampled centred): their diagnostics must
+    # pass. gamma's population (a scale near 0 from three groups with one gamma) is the
+    # known weak spot of this model: its R-hat reaches 1.017 at 4 x 1000 draws (the
+    # performance issue's parametrisation work); it is reported, not asserted here.
+    import arviz as az
+
+    post = fit.posterior[["a", "a_mu", "a_tau"]]
+    check("max R-hat of a, a_mu, a_tau", az.rhat(post).to_array().max(), "<=", 1.01)
+    check("min bulk ESS of a, a_mu, a_tau", az.ess(post).to_array().min(), ">=", 400)
+    tail = az.ess(post, method="tail").to_array().min()
+    check("min tail ESS of a, a_mu, a_tau", tail, ">=", 400)
+    check("divergences", fit.diagnostics["divergences"], "<=", 0)
     assert {"a_mu", "a_tau", "gamma_mu", "gamma_tau"} <= set(fit.posterior.data_vars)
     s = fit.summary(interval=0.95)
     for g, a in truths.items():
-        assert s.loc[f"a[{g}]", "lower"] <= a <= s.loc[f"a[{g}]", "upper"], s.loc[f"a[{g}]"]
+        row = s.loc[f"a[{g}]"]
+        check_inside("a[group]", a, row["lower"], row["upper"], row)
     a_post = fit.posterior["a"].median(("chain", "draw")).to_series()
     assert list(a_post.sort_values().index) == sorted(truths, key=truths.get)
     alloc = bs.optimal_allocation(fit, 1e21, group="kaplan")

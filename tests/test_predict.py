@@ -60,11 +60,16 @@ def test_predict_loss_new_run_is_wider_and_deterministic(small_fit):
     assert float(draws.isel(point=0).median()) == pytest.approx(t["loss_median"][0])
 
 
-def test_prob_loss_below_is_monotone(small_fit):
-    lo = P.prob_loss_below(small_fit, 1e10, 2e11, target=2.2)
-    hi = P.prob_loss_below(small_fit, 1e10, 2e11, target=2.6)
-    assert (hi["prob_new_run_below"] >= lo["prob_new_run_below"]).all()
-    assert 0 <= lo["prob_law_below"][0] <= 1
+def test_prob_loss_below_matches_the_predictive_quantiles(small_fit):
+    """P(loss < the law's 95% quantile) is 0.95 and P(loss < its median) 0.5; a new run,
+    noisier than the law's expected loss, is less sure to beat the upper quantile."""
+    t = P.predict_loss(small_fit, 1e10, 2e11)
+    upper = P.prob_loss_below(small_fit, 1e10, 2e11, target=float(t["loss_upper"][0]))
+    median = P.prob_loss_below(small_fit, 1e10, 2e11, target=float(t["loss_median"][0]))
+    assert upper["prob_law_below"][0] == pytest.approx(0.95, abs=0.002)
+    assert median["prob_law_below"][0] == pytest.approx(0.5, abs=0.002)
+    assert 0.5 < upper["prob_new_run_below"][0] < 0.94
+    assert median["prob_new_run_below"][0] == pytest.approx(0.5, abs=0.03)
 
 
 def test_compute_for_loss_inverts_the_law_per_draw(chinchilla_fit):

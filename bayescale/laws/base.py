@@ -87,6 +87,10 @@ class Law:
     reference: ClassVar[str] = ""
     #: Prior median of a partially pooled exponent's population (default 0.35).
     population_centres: ClassVar[dict[str, float]] = {}
+    #: Partially pooled exponents sampled centred (``log e_g ~ Normal(e_mu, e_tau)``) rather
+    #: than non-centred: those each group's runs pin down on their own, where the non-centred
+    #: form has a curved ridge between the population scale and the offsets.
+    centred_exponents: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -308,7 +312,7 @@ class Law:
         self,
         runs: pd.DataFrame,
         *,
-        draws: int = 1000,
+        draws: int | None = None,
         tune: int = 1000,
         chains: int = 4,
         seed: int | None = None,
@@ -325,8 +329,14 @@ class Law:
         ----------
         runs
             A runs table (see :func:`bayescale.load_runs`); a DataFrame is validated first.
-        draws, tune, chains
-            Posterior draws and tuning steps per chain, number of chains.
+        draws
+            Posterior draws per chain. ``None`` (default) samples adaptively: 1000 draws, and
+            while the diagnostics fail, again with twice as many (whitened by the last run's
+            draws; a higher ``target_accept`` after divergences) up to 8000 per chain. What
+            happened is recorded in ``fit.settings["sampling"]`` (and ``fit.json``). A number
+            means exactly that many draws, in one run.
+        tune, chains
+            Tuning steps per chain, number of chains.
         seed
             Seed of every random choice; ``None`` draws one (recorded in the fit).
         sampler

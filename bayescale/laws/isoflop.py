@@ -88,6 +88,9 @@ class IsoFLOPLaw(Law):
     inputs: ClassVar[tuple[str, ...]] = (K.N, K.C)
     amplitudes: ClassVar[dict[str, tuple[str, str]]] = {"R": ("gamma", K.C)}
     population_centres: ClassVar[dict[str, float]] = {"gamma": 0.15, "a": 0.5}
+    #: Each group's IsoFLOP minima pin its frontier exponent down; gamma and the shape may
+    #: be equal across groups (a population scale near 0), where the non-centred form is right.
+    centred_exponents: ClassVar[frozenset[str]] = frozenset({"a"})
     reference: ClassVar[str] = (
         "Hoffmann et al. (2022), Approach 2, arXiv:2203.15556; Porian et al. (2024), "
         "Resolving Discrepancies in Compute-Optimal Scaling of Language Models, arXiv:2406.19146"
