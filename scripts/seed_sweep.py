@@ -4,7 +4,7 @@ show which tests catch each.
 
 Usage::
 
-    python scripts/seed_sweep.py [--seeds 5] [--tests EXPR] [--out docs/seed_sweep.md]
+    python scripts/seed_sweep.py [--seeds 5] [--jobs 2] [--tests ...] [--out docs/seed_sweep.md]
     python scripts/seed_sweep.py --broken [--variants detached,prior,half_noise,jacobian]
 
 Sampled tests take their seeds through ``conftest.seed(base)``, which adds ``7919 * k`` in sweep
@@ -74,19 +74,28 @@ def _margin(value: float, op: str, threshold: float) -> float:
     return gap / abs(threshold) if threshold else gap
 
 
-def sweep(seeds: int, tests: list[str]) -> tuple[list[dict], dict[int, list[str]]]:
+def _parallel(jobs: int, fn, items):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # each item runs its own pytest process
+        return list(pool.map(fn, items))
+
+
+def sweep(seeds: int, tests: list[str], jobs: int = 1) -> tuple[list[dict], dict[int, list]]:
     work = Path(tempfile.mkdtemp(prefix="bayescale-sweep-"))
-    records, failures = [], {}
+
+    def one(k: int) -> list[str]:
+        t0 = time.perf_counter()
+        env = {"BAYESCALE_SWEEP": str(k), "BAYESCALE_MARGINS": str(work / f"margins-{k}.jsonl")}
+        _pytest(tests, env, work / f"junit-{k}.xml")
+        failed = _failed(work / f"junit-{k}.xml")
+        print(f"sweep {k}: {time.perf_counter() - t0:.0f} s, {len(failed)} failed", flush=True)
+        return failed
+
+    failures = dict(enumerate(_parallel(jobs, one, range(seeds))))
+    records = []
     for k in range(seeds):
         margins = work / f"margins-{k}.jsonl"
-        t0 = time.perf_counter()
-        _pytest(
-            tests,
-            {"BAYESCALE_SWEEP": str(k), "BAYESCALE_MARGINS": str(margins)},
-            work / f"junit-{k}.xml",
-        )
-        failures[k] = _failed(work / f"junit-{k}.xml")
-        print(f"sweep {k}: {time.perf_counter() - t0:.0f} s, {len(failures[k])} failed", flush=True)
         if margins.exists():
             records += [json.loads(line) for line in margins.read_text().splitlines()]
     return records, failures
@@ -112,14 +121,18 @@ def table(records: list[dict], seeds: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def broken(variants: list[str], tests: list[str]) -> str:
+def broken(variants: list[str], tests: list[str], jobs: int = 1) -> str:
     work = Path(tempfile.mkdtemp(prefix="bayescale-broken-"))
-    lines = ["| broken variant | caught by (failing tests) |", "|---|---|"]
-    for v in variants:
+
+    def one(v: str) -> list[str]:
         t0 = time.perf_counter()
         _pytest(tests, {"BAYESCALE_BROKEN": v}, work / f"{v}.xml")
         failed = _failed(work / f"{v}.xml")
         print(f"{v}: {time.perf_counter() - t0:.0f} s, {len(failed)} failed", flush=True)
+        return failed
+
+    lines = ["| broken variant | caught by (failing tests) |", "|---|---|"]
+    for v, failed in zip(variants, _parallel(jobs, one, variants), strict=True):
         shown = "; ".join(f.replace("tests.", "") for f in failed) or "**NOT CAUGHT**"
         lines.append(f"| {v} | {shown} |")
     return "\n".join(lines) + "\n"
@@ -132,11 +145,12 @@ def main() -> None:
     ap.add_argument("--broken", action="store_true", help="run the broken variants instead")
     ap.add_argument("--variants", default="detached,prior,half_noise,jacobian")
     ap.add_argument("--out", type=Path, help="also write the table (Markdown) here")
+    ap.add_argument("--jobs", type=int, default=1, help="pytest processes at once")
     args = ap.parse_args()
     if args.broken:
-        text = broken(args.variants.split(","), args.tests)
+        text = broken(args.variants.split(","), args.tests, args.jobs)
     else:
-        records, failures = sweep(args.seeds, args.tests)
+        records, failures = sweep(args.seeds, args.tests, args.jobs)
         text = table(records, args.seeds)
         failed = sorted({f for fs in failures.values() for f in fs})
         if failed:

@@ -233,3 +233,40 @@ def test_filter_on_unknown_column_fails_that_job_only(tmp_path):
     result = run_batch(jobs, tmp_path / "out", workers=1)
     assert result.n_failed == 1
     assert "filter column 'colour'" in result.jobs[0]["error"]
+
+
+def test_force_refits_every_job_and_exit_code_counts_failures(
+    batch_dir, local_run, monkeypatch, capsys
+):
+    """--force sends every unchanged job to the workers again; the exit code is the number of
+    failed jobs (here every job fails in the recording stand-in for the sampler)."""
+    folder, manifest = batch_dir
+    out = folder / "forced"
+    shutil.copytree(local_run.out, out)
+    import bayescale.batch as batch
+
+    sent = []
+
+    def record(law_dict, runs, settings):
+        sent.append(law_dict["name"])
+        return {"error": "stand-in for the sampler", "worker": "test"}
+
+    monkeypatch.setattr(batch, "fit_job", record)
+    argv = ["batch", manifest, "--out", out, "--workers", "1"]
+    code, stdout, _ = run_cli(argv, capsys, monkeypatch)
+    assert code == 1 and sent == []  # unchanged jobs skipped, only the missing file fails
+    code, stdout, _ = run_cli([*argv, "--force"], capsys, monkeypatch)
+    assert sorted(sent) == ["chinchilla"] * 3 + ["kaplan-c"] * 3
+    assert code == 7 and "0 fitted, 0 skipped, 7 failed" in stdout
+
+
+def test_parquet_matches_csv(local_run):
+    a = pd.read_csv(local_run.out / "risks.csv")
+    b = pd.read_parquet(local_run.out / "risks.parquet")
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) == 16
+    pd.testing.assert_series_equal(a["job"], b["job"])
+    assert (
+        (abs(a["loss_median"] - b["loss_median"]) <= 1e-5 * a["loss_median"].abs())
+        .fillna(True)
+        .all()
+    )
