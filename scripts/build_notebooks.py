@@ -104,6 +104,7 @@ def check(out: Path, names: list[str]) -> int:
             (out / f"{path.stem}.error").write_text(f"{type(exc).__name__}: {exc}")
         nbformat.write(nb, str(out / path.name))
         print(f"{path.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    (out / "done").write_text(str(failures))  # for test processes that did not start the check
     return failures
 
 

@@ -88,7 +88,21 @@ def start_notebook_check() -> tuple[subprocess.Popen, Path]:
     return proc, out
 
 
+def _xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``make test`` runs ``-n 2``) the controller starts the notebook check
+    once and tells the workers where it writes (they inherit the environment)."""
+    if getattr(config.option, "numprocesses", None) and not _xdist_worker(config):
+        config.notebook_check = start_notebook_check()
+        os.environ["BAYESCALE_NOTEBOOK_CHECK"] = str(config.notebook_check[1])
+
+
 def pytest_collection_finish(session):
+    if _xdist_worker(session.config) or getattr(session.config, "notebook_check", None):
+        return
     if any(item.path.name == "test_notebooks.py" for item in session.items):
         session.config.notebook_check = start_notebook_check()
 

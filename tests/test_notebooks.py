@@ -19,8 +19,19 @@ NAMES = ["01_chinchilla_replication", "02_choosing_a_law", "03_planning_a_run"]
 
 @pytest.fixture(scope="module")
 def executed(request):
+    import os
+    import time
+    from pathlib import Path
+
     from conftest import start_notebook_check
 
+    shared = os.environ.get("BAYESCALE_NOTEBOOK_CHECK")
+    if shared and not getattr(request.config, "notebook_check", None):  # an xdist worker
+        done, t0 = Path(shared) / "done", time.monotonic()
+        while not done.exists() and time.monotonic() - t0 < 1200:
+            time.sleep(2)
+        assert done.exists(), f"the notebook check in {shared} did not finish in 20 minutes"
+        return Path(shared)
     check = getattr(request.config, "notebook_check", None) or start_notebook_check()
     proc, out = check
     proc.wait(timeout=1200)
