@@ -82,7 +82,7 @@ def to_markdown(table: pd.DataFrame) -> str:
 def run_demo(
     out: str | os.PathLike,
     *,
-    draws: int = 1000,
+    draws: int | None = None,
     tune: int = 1000,
     chains: int = 4,
     seed: int = 2024,
