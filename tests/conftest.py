@@ -64,12 +64,18 @@ def check(quantity: str, value: float, op: str, threshold: float, detail: object
     )
 
 
-def check_inside(param: str, truth: float, lower: float, upper: float, detail: object = "") -> None:
-    """Check that ``truth`` lies in ``[lower, upper]``; the recorded quantity is ``1 - |z|``,
-    ``z`` the truth's position in the interval (-1 at ``lower``, +1 at ``upper``): the share
-    of the half-width to spare, negative outside."""
-    inside = 1 - abs(2 * (truth - lower) / (upper - lower) - 1)
-    check(f"{param}: truth inside interval (1 - |z|)", inside, ">=", 0, detail)
+def check_recovered(param: str, truth: float, draws, log: bool = False, detail="") -> None:
+    """Check that ``truth`` is within 4 posterior sds of the posterior median (on the log scale
+    when ``log``). A truth-inside-the-95%-interval check fails 5% of the time per parameter by
+    design (30 parameters: most seeds); this one, for a calibrated posterior, about never, and
+    still fails a posterior cut off from the data. Contraction is checked separately."""
+    import numpy as np
+
+    x = np.asarray(draws, dtype=float).ravel()
+    if log:
+        x, truth = np.log(x), float(np.log(truth))
+    z = abs(truth - np.median(x)) / x.std()
+    check(f"{param}: |truth - median| / sd", z, "<", 4, detail)
 
 
 def start_notebook_check() -> tuple[subprocess.Popen, Path]:

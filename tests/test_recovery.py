@@ -1,5 +1,5 @@
 """Parameter recovery: runs simulated from known parameters are fitted with the default law and
-settings; each parameter's 95% posterior interval must contain the truth (seeded, deterministic).
+settings; each truth lies within 4 posterior sds of its median (seeded, deterministic).
 Calibration proper (SBC) lives in its own test."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bayescale.simulate import isoflop_design, simulate_runs
-from conftest import BESIROGLU, HOFFMANN, NOISE, check, check_inside, seed
+from conftest import BESIROGLU, HOFFMANN, NOISE, check, check_recovered, seed
 
 SETS = {
     "hoffmann2022": HOFFMANN,
@@ -18,7 +18,7 @@ BUDGETS = [1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21]
 
 
 @pytest.mark.parametrize("name", SETS)
-def test_truth_inside_95_interval(law, name):
+def test_truth_recovered(law, name):
     truth = SETS[name]
     runs = simulate_runs(law, {**truth, **NOISE}, isoflop_design(BUDGETS, 10), seed=seed(7))
     fit = law.fit(runs, seed=seed(3))
@@ -26,7 +26,7 @@ def test_truth_inside_95_interval(law, name):
     s = fit.summary(interval=0.95)
     a_true = truth["beta"] / (truth["alpha"] + truth["beta"])
     for param, value in {**truth, **NOISE, "a": a_true}.items():
-        check_inside(param, value, s.loc[param, "lower"], s.loc[param, "upper"], s.loc[param])
+        check_recovered(param, value, fit.posterior[param], detail=s.loc[param])
     # The intervals are informative, not just wide: the exponents are pinned to +-0.1.
     for param in ("alpha", "beta"):
         check(f"{param}: 95% width", s.loc[param, "upper"] - s.loc[param, "lower"], "<", 0.2)
