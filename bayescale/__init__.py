@@ -30,6 +30,8 @@ from .exceptions import (
     FitFileError,
 )
 from .fit import Fit, load_fit
+from .fitting import fit_law  # noqa: F401  (provides Law.fit)
+from .io import package_version as _package_version
 from .laws import (
     LAWS,
     BrokenPowerLaw,
@@ -56,13 +58,9 @@ from .predict import (
     suboptimality,
 )
 from .priors import Prior
+from .simulate import prior_predictive  # noqa: F401  (provides Law.prior_predictive)
 
-try:
-    from importlib.metadata import version as _version
-
-    __version__ = _version("bayescale")
-except Exception:  # pragma: no cover - running from a source tree without installing
-    __version__ = "0.0.0"
+__version__ = _package_version()
 
 __all__ = [
     "LAWS",

@@ -19,41 +19,14 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
+from .data import split_by_compute
 from .drift import with_drift
-from .exceptions import ConfigError, DataError
+from .exceptions import ConfigError
 from .laws.base import Law
 
 __all__ = ["split_by_compute", "backtest", "backtest_sweep", "score_predictive"]
 
 LEVELS = (0.5, 0.8, 0.9)
-
-
-def split_by_compute(
-    runs: pd.DataFrame,
-    *,
-    holdout_compute_above: float | None = None,
-    holdout_top_fraction: float | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Split runs into (train, test, cutoff): test = runs with C above the cut-off."""
-    if (holdout_compute_above is None) == (holdout_top_fraction is None):
-        raise ConfigError("give exactly one of holdout_compute_above and holdout_top_fraction")
-    c = runs[K.C].to_numpy(float)
-    if holdout_top_fraction is not None:
-        if not 0 < holdout_top_fraction < 1:
-            raise ConfigError(f"holdout_top_fraction must be in (0, 1), got {holdout_top_fraction}")
-        n_test = max(1, int(round(holdout_top_fraction * len(runs))))
-        cutoff = float(np.sort(c)[len(c) - n_test - 1])
-    else:
-        cutoff = float(holdout_compute_above)
-        if not np.isfinite(cutoff) or cutoff <= 0:
-            raise ConfigError(f"holdout_compute_above must be positive, got {cutoff}")
-    test = c > cutoff
-    if test.sum() == 0 or (~test).sum() == 0:
-        raise DataError(f"the cut-off C = {cutoff:.3g} leaves no test runs or no training runs")
-    train = runs[~test].reset_index(drop=True)
-    held = runs[test].reset_index(drop=True)
-    train.attrs.update(runs.attrs)
-    return train, held, cutoff
 
 
 def score_predictive(draws: np.ndarray, y: np.ndarray, logpdf: np.ndarray | None = None) -> dict:
@@ -80,11 +53,8 @@ def score_predictive(draws: np.ndarray, y: np.ndarray, logpdf: np.ndarray | None
 
 def _bayes_predictive(law: Law, fit: Any, test: pd.DataFrame, seed: int):
     """Posterior-predictive draws of the held-out runs on the observation scale."""
-    post = fit.posterior
-    params = {n: post[n].to_numpy().reshape(-1, 1) for n in law.sampled_params}
     inputs = {x: test[x].to_numpy(float) for x in law.inputs}
-    mu = law.to_observed(law.predict(params, **inputs))
-    p = law.with_noise(law.numpy_params(params), {x: np.log(v) for x, v in inputs.items()}, np)
+    mu, p = law.predictive(fit.draws(), **inputs)
     rng = np.random.default_rng(seed)
     # one drift value per draw and run: the predictive is the mixture over draws
     mu = with_drift(fit, mu, test[K.C].to_numpy(float), rng)
@@ -112,7 +82,7 @@ def _bootstrap_predictive(
     return draws, logpdf
 
 
-METHODS = ("bayes", "bootstrap")
+BACKTEST_METHODS = ("bayes", "bootstrap")
 
 
 def backtest(
@@ -164,8 +134,8 @@ def backtest(
     """
     if not 0 < interval < 1:
         raise ConfigError(f"interval must be in (0, 1), got {interval}")
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in BACKTEST_METHODS:
+        raise ConfigError(f"method must be one of {BACKTEST_METHODS}, got {method!r}")
     runs = law.load_runs(runs)
     train, test, cutoff = split_by_compute(
         runs, holdout_compute_above=holdout_compute_above, holdout_top_fraction=holdout_top_fraction

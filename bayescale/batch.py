@@ -35,7 +35,14 @@ import pandas as pd
 
 from . import constants as K
 from .exceptions import BayescaleError, BayescaleWarning, ConfigError, ExtrapolationWarning
-from .io import atomic_write_file, atomic_write_text, dumps, versions, write_result_dir
+from .io import (
+    atomic_write_file,
+    atomic_write_text,
+    dumps,
+    package_version,
+    versions,
+    write_result_dir,
+)
 from .manifest import Job, load_manifest
 from .threads import child_env, single_threaded_blas
 
@@ -109,10 +116,9 @@ def _load_job_runs(job: Job) -> pd.DataFrame:
 
 
 def _job_key(job: Job, runs: pd.DataFrame) -> str:
-    from . import __version__
     from .data import runs_sha256
 
-    doc = {"data": runs_sha256(runs), "fit": job.fit_spec(), "bayescale": __version__}
+    doc = {"data": runs_sha256(runs), "fit": job.fit_spec(), "bayescale": package_version()}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import Progress, _library_calls, _progress, _warn, app
+from .cli_app import Progress, app, library_calls, progress_flag, warn
 
 
 @app.command()
@@ -30,7 +30,7 @@ def batch(
     Exit code: the number of failed jobs (0 = all succeeded); 2 for an invalid manifest, which
     is checked before anything is sampled.
     """
-    with _library_calls():
+    with library_calls():
         from .batch import exit_code, run_batch
 
         result = run_batch(
@@ -39,7 +39,7 @@ def batch(
             workers=workers,
             scheduler=scheduler,
             force=force,
-            progress=_progress(progress),
+            progress=progress_flag(progress),
         )
     for job in result.jobs:
         line = f"{job['name']:24s} {job['status']:8s}"
@@ -57,7 +57,7 @@ def batch(
         f"wrote {out}/risks.csv and {out}/batch.json"
     )
     if result.unconverged:
-        _warn(
+        warn(
             f"job(s) {result.unconverged} did not converge: their risk estimates are not to be "
             "trusted (batch.json: unconverged)"
         )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .cli import (
+from .cli_app import (
     AsJson,
     Chains,
     Draws,
@@ -17,10 +17,10 @@ from .cli import (
     Interval,
     Noise,
     Tune,
-    _emit_json,
-    _library_calls,
-    _warn,
     app,
+    emit_json,
+    library_calls,
+    warn,
 )
 
 
@@ -68,7 +68,7 @@ def predict(
     from .formatting import si
     from .predict import predict_loss, quantity
 
-    with _library_calls():
+    with library_calls():
         from .fit import load_fit
 
         fit = load_fit(fit_dir)
@@ -94,7 +94,7 @@ def predict(
             }
             for _, r in table.iterrows()
         ]
-        _emit_json({"interval": interval, "rows": rows})
+        emit_json({"interval": interval, "rows": rows})
         return
     _human(
         table,
@@ -128,7 +128,7 @@ def allocate(
     """Compute-optimal N*, D*, L* and tokens per parameter for each budget."""
     from .predict import optimal_allocation, quantity
 
-    with _library_calls():
+    with library_calls():
         from .fit import load_fit
 
         table = optimal_allocation(load_fit(fit_dir), compute, interval=interval)
@@ -140,7 +140,7 @@ def allocate(
             }
             for _, r in table.iterrows()
         ]
-        _emit_json(
+        emit_json(
             {"interval": interval, "rows": rows, "a": table.attrs["a"], "b": table.attrs["b"]}
         )
         return
@@ -172,13 +172,13 @@ def target_cmd(
     """Compute (and N*, D*) needed to reach a target loss, and P(unreachable)."""
     from .predict import compute_for_loss, quantity
 
-    with _library_calls():
+    with library_calls():
         from .fit import load_fit
 
         table = compute_for_loss(load_fit(fit_dir), loss, interval=interval)
     r = table.iloc[0]
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "interval": interval,
                 "target": loss,
@@ -226,7 +226,7 @@ def backtest(
     as_json: AsJson = False,
 ) -> None:
     """Fit on the smaller runs, predict the held-out larger ones, score interval coverage."""
-    with _library_calls():
+    with library_calls():
         from .backtest import backtest as run_backtest
         from .exceptions import ConfigError
         from .laws import make_law
@@ -254,11 +254,11 @@ def backtest(
             results = [run_backtest(model, runs, holdout_top_fraction=holdout_top_fraction, **kw)]
     unconverged = [r["cutoff"] for r in results if not r["diagnostics_ok"]]
     if as_json:
-        _emit_json(results if len(results) > 1 else results[0])
+        emit_json(results if len(results) > 1 else results[0])
     else:
         _print_backtest(model, results, interval)
     if unconverged:
-        _warn(
+        warn(
             f"the training fit(s) at cut-off(s) {', '.join(f'C > {c:.3g}' for c in unconverged)} "
             "did not converge (diagnostics_ok: false): their scores are not to be trusted"
         )
@@ -297,7 +297,7 @@ def report(
     ] = None,
 ) -> None:
     """Build a self-contained report of a fit (HTML with embedded figures, or Markdown + PNG)."""
-    with _library_calls():
+    with library_calls():
         from .fit import load_fit
         from .report import write_report
 

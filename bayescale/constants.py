@@ -28,3 +28,8 @@ ESS_MIN = 400  #: bulk / tail ESS below this triggers a convergence warning
 
 # Relative deviation of C from k*N*D above which load_runs warns.
 COMPUTE_MISMATCH_TOL = 0.25
+
+# Samplers, the one list (the CLI's choices and the manifests' check read it too).
+SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+#: Samplers that run through PyMC's JAX path (optional extra ``bayescale[jax]``; GPU capable).
+JAX_SAMPLERS = {"numpyro": "numpyro", "blackjax": "blackjax"}

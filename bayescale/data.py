@@ -15,14 +15,22 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .exceptions import DataError, DataWarning
+from .exceptions import ConfigError, DataError, DataWarning
 
-__all__ = ["load_runs", "drop_top_loss", "split_top_loss", "runs_sha256", "file_sha256"]
+__all__ = [
+    "load_runs",
+    "drop_top_loss",
+    "split_top_loss",
+    "split_by_compute",
+    "runs_sha256",
+    "file_sha256",
+]
 
 _MAX_ROWS_NAMED = 8
 
@@ -199,51 +207,10 @@ def load_runs(
     """
     if not np.isfinite(flops_per_param_token) or flops_per_param_token <= 0:
         raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
-    attrs: dict[str, str] = {}
-    if isinstance(source, pd.DataFrame):
-        frame = source.copy()
-        from_file = False
-        attrs.update({"source": "<DataFrame>", **source.attrs})
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        frame = _read_csv(path)
-        from_file = True
-        attrs["source"] = str(path)
-        attrs["sha256"] = file_sha256(path)
-    else:
-        raise DataError(f"runs must be a CSV path or a DataFrame, got {type(source).__name__}")
-
+    frame, attrs, from_file = _read_source(source)
     where = f" in {attrs['source']}" if from_file else ""
-    dups = _duplicated(frame.columns)
-    if dups:
-        raise DataError(f"runs table names column(s) {', '.join(map(repr, dups))} more than once")
-    if columns:
-        unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
-        if unknown:
-            raise DataError(
-                f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group"
-            )
-        missing_src = [v for v in columns.values() if v not in frame.columns]
-        if missing_src:
-            raise DataError(
-                f"column(s) {missing_src} named in columns= not found{where}; "
-                f"found: {list(frame.columns)}"
-            )
-        clash = [k for k, v in columns.items() if k in frame.columns and k != v]
-        frame = frame.drop(columns=clash).rename(columns={v: k for k, v in columns.items()})
-
-    missing = [c for c in (K.N, target) if c not in frame.columns]
-    if K.D not in frame.columns and K.C not in frame.columns:
-        missing.append("D (or C)")
-    if missing:
-        known = {K.N, K.D, K.C, target, K.GROUP}
-        hint = "" if known & set(map(str, frame.columns)) else " (is this a CSV of runs?)"
-        raise DataError(
-            f"missing column(s) {', '.join(repr(m) for m in missing)}{where}; "
-            f"found: {list(map(str, frame.columns))[:10]}{hint}"
-        )
-    if len(frame) == 0:
-        raise DataError(f"runs table{where} has a header but no rows")
+    frame = _rename_columns(frame, columns, target, where)
+    _check_columns_present(frame, target, where)
     rows = _Rows(frame, from_file)
 
     n = _numeric(frame, K.N, rows)
@@ -255,26 +222,7 @@ def load_runs(
                 f"missing column '{col}'{where}; found: {list(map(str, frame.columns))[:10]}"
             )
         extra[col] = _numeric(frame, col, rows)
-    k = float(flops_per_param_token)
-    has_d, has_c = K.D in frame.columns, K.C in frame.columns
-    d = _numeric(frame, K.D, rows) if has_d else None
-    c = _numeric(frame, K.C, rows) if has_c else None
-    if d is None:
-        d = c / (k * n)
-    if c is None:
-        c = k * n * d
-    elif has_d:
-        rel = np.abs(c / (k * n * d) - 1.0)
-        off = np.flatnonzero(rel > K.COMPUTE_MISMATCH_TOL)
-        if off.size:
-            worst = int(off[np.argmax(rel[off])])
-            warnings.warn(
-                f"C differs from {k:g}*N*D by more than {K.COMPUTE_MISMATCH_TOL:.0%} at "
-                f"{rows.name(off)} (worst: {rel[worst]:.0%} at {rows.name(np.array([worst]))}); "
-                "C is used as given for compute, N and D for the law",
-                DataWarning,
-                stacklevel=2,
-            )
+    d, c = _tokens_and_compute(frame, n, rows, float(flops_per_param_token))
 
     out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y, **extra})
     if K.GROUP in frame.columns:
@@ -292,7 +240,89 @@ def load_runs(
             f"runs table{where} has {len(out)} run(s); at least {min_runs} are needed "
             "(more runs than the law's free parameters)"
         )
+    _warn_duplicated_runs(out, rows)
+    out.attrs.update(attrs)
+    return out
 
+
+def _read_source(source: Any) -> tuple[pd.DataFrame, dict[str, str], bool]:
+    """The raw table, its ``attrs`` (source, and a file's sha256), and whether it is a file."""
+    if isinstance(source, pd.DataFrame):
+        attrs = {"source": "<DataFrame>", **source.attrs}
+        frame, from_file = source.copy(), False
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        frame, from_file = _read_csv(path), True
+        attrs = {"source": str(path), "sha256": file_sha256(path)}
+    else:
+        raise DataError(f"runs must be a CSV path or a DataFrame, got {type(source).__name__}")
+    dups = _duplicated(frame.columns)
+    if dups:
+        raise DataError(f"runs table names column(s) {', '.join(map(repr, dups))} more than once")
+    return frame, attrs, from_file
+
+
+def _rename_columns(
+    frame: pd.DataFrame, columns: Mapping[str, str] | None, target: str, where: str
+) -> pd.DataFrame:
+    """Apply ``columns=`` (bayescale name -> source name); a clashing source column goes."""
+    if not columns:
+        return frame
+    unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
+    if unknown:
+        raise DataError(f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group")
+    missing_src = [v for v in columns.values() if v not in frame.columns]
+    if missing_src:
+        raise DataError(
+            f"column(s) {missing_src} named in columns= not found{where}; "
+            f"found: {list(frame.columns)}"
+        )
+    clash = [k for k, v in columns.items() if k in frame.columns and k != v]
+    return frame.drop(columns=clash).rename(columns={v: k for k, v in columns.items()})
+
+
+def _check_columns_present(frame: pd.DataFrame, target: str, where: str) -> None:
+    missing = [c for c in (K.N, target) if c not in frame.columns]
+    if K.D not in frame.columns and K.C not in frame.columns:
+        missing.append("D (or C)")
+    if missing:
+        known = {K.N, K.D, K.C, target, K.GROUP}
+        hint = "" if known & set(map(str, frame.columns)) else " (is this a CSV of runs?)"
+        raise DataError(
+            f"missing column(s) {', '.join(repr(m) for m in missing)}{where}; "
+            f"found: {list(map(str, frame.columns))[:10]}{hint}"
+        )
+    if len(frame) == 0:
+        raise DataError(f"runs table{where} has a header but no rows")
+
+
+def _tokens_and_compute(
+    frame: pd.DataFrame, n: np.ndarray, rows: _Rows, k: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``D`` and ``C``, the missing one from ``C = k N D``; a warning where both are given and
+    disagree."""
+    has_d, has_c = K.D in frame.columns, K.C in frame.columns
+    d = _numeric(frame, K.D, rows) if has_d else None
+    c = _numeric(frame, K.C, rows) if has_c else None
+    if d is None:
+        return c / (k * n), c
+    if c is None:
+        return d, k * n * d
+    rel = np.abs(c / (k * n * d) - 1.0)
+    off = np.flatnonzero(rel > K.COMPUTE_MISMATCH_TOL)
+    if off.size:
+        worst = int(off[np.argmax(rel[off])])
+        warnings.warn(
+            f"C differs from {k:g}*N*D by more than {K.COMPUTE_MISMATCH_TOL:.0%} at "
+            f"{rows.name(off)} (worst: {rel[worst]:.0%} at {rows.name(np.array([worst]))}); "
+            "C is used as given for compute, N and D for the law",
+            DataWarning,
+            stacklevel=4,
+        )
+    return d, c
+
+
+def _warn_duplicated_runs(out: pd.DataFrame, rows: _Rows) -> None:
     key_cols = [K.N, K.D] + ([K.GROUP] if K.GROUP in out.columns else [])
     dup = np.flatnonzero(out.duplicated(subset=key_cols, keep=False).to_numpy())
     if dup.size:
@@ -300,10 +330,8 @@ def load_runs(
             f"duplicated runs (same N and D) at {rows.name(dup)}; each is kept as a separate "
             "observation (repeated seeds), drop them first if they are copies",
             DataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    out.attrs.update(attrs)
-    return out
 
 
 def drop_top_loss(runs: pd.DataFrame, k: int, target: str = K.LOSS) -> pd.DataFrame:
@@ -333,3 +361,31 @@ def split_top_loss(
     """``(kept, excluded)``: :func:`drop_top_loss` and the ``k`` rows it dropped."""
     kept = drop_top_loss(runs, k, target=target)
     return kept, runs.loc[runs[target].nlargest(k).index]
+
+
+def split_by_compute(
+    runs: pd.DataFrame,
+    *,
+    holdout_compute_above: float | None = None,
+    holdout_top_fraction: float | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Split runs into (train, test, cutoff): test = runs with C above the cut-off."""
+    if (holdout_compute_above is None) == (holdout_top_fraction is None):
+        raise ConfigError("give exactly one of holdout_compute_above and holdout_top_fraction")
+    c = runs[K.C].to_numpy(float)
+    if holdout_top_fraction is not None:
+        if not 0 < holdout_top_fraction < 1:
+            raise ConfigError(f"holdout_top_fraction must be in (0, 1), got {holdout_top_fraction}")
+        n_test = max(1, int(round(holdout_top_fraction * len(runs))))
+        cutoff = float(np.sort(c)[len(c) - n_test - 1])
+    else:
+        cutoff = float(holdout_compute_above)
+        if not np.isfinite(cutoff) or cutoff <= 0:
+            raise ConfigError(f"holdout_compute_above must be positive, got {cutoff}")
+    test = c > cutoff
+    if test.sum() == 0 or (~test).sum() == 0:
+        raise DataError(f"the cut-off C = {cutoff:.3g} leaves no test runs or no training runs")
+    train = runs[~test].reset_index(drop=True)
+    held = runs[test].reset_index(drop=True)
+    train.attrs.update(runs.attrs)
+    return train, held, cutoff

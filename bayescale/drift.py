@@ -15,36 +15,28 @@ held-out runs (or solve ``E[r**2] = v + tau**2 d`` by least squares, ``method="m
 ``r`` is the error of the posterior-mean prediction, ``v`` its predictive variance (parameters
 and noise) and ``d`` the distance in decades. Nothing beyond the training runs is used, so a
 backtest stays honest.
+
+This module holds the maths (the drift's standard deviation, adding it to predictions, ``tau``
+from held-out residuals); the leave-future-out refit itself is
+:func:`bayescale.fitting.estimate_drift`, one step of the fit pipeline.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import constants as K
-from .laws.base import Law
+from .exceptions import ConfigError
 
-__all__ = ["estimate_drift", "drift_sd", "with_drift", "MIN_RUNS", "INNER_FIT"]
+__all__ = ["drift_sd", "with_drift", "tau_from_residuals", "tau_posterior", "MIN_RUNS", "INNER_FIT"]
 
 #: Fewer runs than this: no drift is estimated (``tau`` is None: intervals from the law only).
 MIN_RUNS = 30
 HOLDOUT_FRACTION = 0.2
 #: Settings of the inner (leave-future-out) fit: small, it only feeds a variance estimate.
 INNER_FIT = {"draws": 300, "tune": 300, "chains": 2}
-
-
-def _noise_variance(law: Law, p: dict[str, np.ndarray], logx: dict[str, np.ndarray]) -> Any:
-    scale = law.with_noise(law.numpy_params(p), logx, np)
-    sigma = np.asarray(scale["sigma"])
-    lik = law.likelihood
-    if lik.kind == "normal":
-        return sigma**2
-    nu = np.asarray(p["nu"]) if lik.free_nu else lik.nu
-    return sigma**2 * np.where(np.asarray(nu) > 2.5, nu / np.maximum(nu - 2.0, 0.5), 5.0)
 
 
 def drift_sd(tau: float | None, compute: Any, compute_max: float) -> np.ndarray:
@@ -84,80 +76,40 @@ def with_drift(fit: Any, centre: Any, compute: Any, rng: np.random.Generator) ->
     return centre + sd * rng.standard_normal(shape)
 
 
-METHODS = ("moments", "mle")
+#: How ``tau`` is estimated from the held-out residuals (see :func:`tau_from_residuals`).
+DRIFT_METHODS = ("moments", "mle")
 
 
-def estimate_drift(
-    law: Law,
-    runs: pd.DataFrame,
-    *,
-    seed: int = 0,
-    sampler: str = "nutpie",
-    target_accept: float = 0.9,
-    holdout_fraction: float = HOLDOUT_FRACTION,
-    method: str = "mle",
+def check_drift_method(method: str) -> str:
+    if method not in DRIFT_METHODS:
+        raise ConfigError(f"drift method must be one of {DRIFT_METHODS}, got {method!r}")
+    return method
+
+
+def tau_from_residuals(
+    r: np.ndarray, v: np.ndarray, d: np.ndarray, method: str = "mle"
 ) -> dict[str, Any]:
-    """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
+    """``tau`` from held-out residuals ``r``, their predictive variances ``v`` (parameters and
+    noise) and distances ``d`` (decades of compute beyond the fitted runs), under
+    ``r_i ~ Normal(0, v_i + tau**2 d_i)``.
 
-    ``method="mle"`` (default) maximises the Normal likelihood ``r ~ Normal(0, v + tau**2 d)``,
-    which weighs each run by its own predictive variance (under ``noise="offopt"`` the noisy
-    runs far from the optimum then do not mask the drift of the runs near it);
+    ``method="mle"`` maximises that likelihood, which weighs each run by its own predictive
+    variance (under ``noise="offopt"`` the noisy runs far from the optimum then do not mask the
+    drift of the runs near it), and adds ``tau_draws`` (:func:`tau_posterior`);
     ``"moments"`` solves ``E[r**2] = v + tau**2 d`` by least squares, weighing every run alike.
 
-    Returns ``{"tau", "method", "n_inner_train", "n_inner_test", "inner_cutoff", "note"}``;
-    ``tau`` is None (no drift) for pooled laws and when there are fewer than :data:`MIN_RUNS`
-    runs.
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.uniform(0.1, 1.5, 4000); v = np.full(4000, 1e-4)
+    >>> r = rng.normal(0, np.sqrt(v + 0.02**2 * d))
+    >>> round(tau_from_residuals(r, v, d)["tau"], 3)
+    0.02
     """
-    if method not in METHODS:
-        from .exceptions import ConfigError
-
-        raise ConfigError(f"drift method must be one of {METHODS}, got {method!r}")
-    from .backtest import split_by_compute
-    from .sampling import fit_law
-
-    if law.grouped:
-        return {"tau": None, "note": "not estimated for pooled fits"}
-    if len(runs) < MIN_RUNS:
-        return {"tau": None, "note": f"not estimated: fewer than {MIN_RUNS} runs"}
-    train, test, cutoff = split_by_compute(runs, holdout_top_fraction=holdout_fraction)
-    if len(train) <= 2 * law.n_free or len(test) < 3 or train[K.C].max() <= 0:
-        return {"tau": None, "note": "not estimated: too few runs on one side of the split"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        inner = fit_law(
-            law,
-            train,
-            seed=seed,
-            sampler=sampler,
-            target_accept=target_accept,
-            drift=False,
-            **INNER_FIT,
-        )
-    post = inner.posterior
-    p = {n: post[n].to_numpy().reshape(-1, 1) for n in law.sampled_params}
-    inputs = {x: test[x].to_numpy(float) for x in law.inputs}
-    with np.errstate(all="ignore"):
-        mu = law.to_observed(law.predict(p, **inputs))
-        noise = _noise_variance(law, p, {x: np.log(v) for x, v in inputs.items()})
-    y = law.to_observed(test[law.target].to_numpy(float))
-    r = y - mu.mean(axis=0)
-    v = mu.var(axis=0) + np.broadcast_to(noise, mu.shape).mean(axis=0)
-    d = np.log10(test[K.C].to_numpy(float) / train[K.C].max())
-    ok = np.isfinite(r) & np.isfinite(v) & (d > 0)
-    if ok.sum() < 3:
-        return {"tau": None, "note": "not estimated: held-out runs share the largest compute"}
-    r, v, d = r[ok], v[ok], d[ok]
+    check_drift_method(method)
     tau2 = _tau2_mle(r, v, d) if method == "mle" else _tau2_moments(r, v, d)
     extra = {"tau_draws": tau_posterior(r, v, d).round(6).tolist()} if method == "mle" else {}
-    return {
-        "tau": float(np.sqrt(tau2)),
-        **extra,
-        "method": method,
-        "n_inner_train": int(len(train)),
-        "n_inner_test": int(ok.sum()),
-        "inner_cutoff": float(cutoff),
-        "note": "leave-future-out estimate (see bayescale.drift)",
-    }
+    return {"tau": float(np.sqrt(tau2)), **extra, "method": method}
 
 
 def _tau2_moments(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:

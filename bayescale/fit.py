@@ -23,6 +23,7 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
+from .checks import check_interval
 from .data import runs_sha256
 from .diagnostics import diagnose, warn_if_untrustworthy
 from .exceptions import ConfigError, FitFileError
@@ -34,12 +35,6 @@ __all__ = ["Fit", "load_fit", "FORMAT", "FORMAT_VERSION"]
 FORMAT = "bayescale-fit"
 FORMAT_VERSION = 1
 FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
-
-
-def _check_interval(interval: float) -> float:
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < 1:
-        raise ConfigError(f"interval must be a number in (0, 1), got {interval!r}")
-    return float(interval)
 
 
 def observed_name(law: Law) -> str:
@@ -58,7 +53,7 @@ def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.
         params = {n: v.isel({K.GROUP: idx}) if K.GROUP in v.dims else v for n, v in params.items()}
     p = law.numpy_params(params)
     mu = law.location(p, logx, np)
-    return law.likelihood.logpdf(y, mu, law.with_noise(p, logx, np)).transpose(..., K.RUN)
+    return law.likelihood.logpdf(y, mu, law.likelihood_params(p, logx, np)).transpose(..., K.RUN)
 
 
 class Fit:
@@ -200,6 +195,37 @@ class Fit:
         """Posterior draws of the named and derived parameters, dims (chain, draw)."""
         return self.idata.posterior
 
+    def draws(self, group: str | None = None) -> dict[str, np.ndarray]:
+        """The law's sampled parameters as arrays of shape (draws, 1) (chains pooled), ready
+        to broadcast against runs; ``group`` picks one group's values of a grouped fit.
+
+        Examples
+        --------
+        >>> p = fit.draws()
+        >>> p["alpha"].shape
+        (600, 1)
+        """
+        self.select(group)  # checks group
+        return self.law.flat_draws(self.posterior, group)
+
+    def select(self, group: str | None = None) -> xr.Dataset:
+        """The posterior; for a grouped (pooled) fit restricted to one group's parameters
+        (``group`` is then required, and refused for a fit without groups)."""
+        post = self.posterior
+        if K.GROUP not in post.dims:
+            if group is not None:
+                raise ConfigError(
+                    f"group={group!r} given, but the fit has no group-level parameters"
+                )
+            return post
+        names = [str(g) for g in post[K.GROUP].values]
+        if group is None or str(group) not in names:
+            raise ConfigError(
+                f"this fit has parameters per group: pass group= one of {names[:10]}"
+                + (" ..." if len(names) > 10 else "")
+            )
+        return post.sel({K.GROUP: str(group)})
+
     @property
     def params(self) -> tuple[str, ...]:
         """Names in the posterior: sampled parameters, then derived ones."""
@@ -220,7 +246,7 @@ class Fit:
         """
         import arviz as az
 
-        interval = _check_interval(interval)
+        interval = check_interval(interval)
         post = self.posterior
         q = (1 - interval) / 2
         mcmc = self.settings.get("method", "mcmc") == "mcmc"
@@ -308,6 +334,15 @@ class Fit:
         return write_result_dir(path, writers)
 
 
+def _migrate_law(law: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved law description in today's form: fits saved before an option was recorded get
+    the value they were fitted with."""
+    law = dict(law)
+    if law.get("name") == "chinchilla":  # the noise option came later; before, noise was constant
+        law["options"] = {"noise": "constant", **law.get("options", {})}
+    return law
+
+
 def load_fit(path: str | os.PathLike) -> Fit:
     """Load a fit saved by :meth:`Fit.save` (or ``bayescale fit``).
 
@@ -344,7 +379,7 @@ def load_fit(path: str | os.PathLike) -> Fit:
         raise FitFileError(
             f"{path} was written by a newer bayescale (format {meta['format_version']}); upgrade"
         )
-    law = law_from_dict(meta["law"])
+    law = law_from_dict(_migrate_law(meta["law"]))
     try:
         idata = az.from_netcdf(str(path / "posterior.nc"), engine="h5netcdf")
         for group in idata.groups():

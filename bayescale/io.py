@@ -127,6 +127,14 @@ def write_result_dir(out: str | os.PathLike, writers: Mapping[str, Callable[[Pat
     return out
 
 
+def package_version() -> str:
+    """bayescale's installed version ("0.0.0" when run from a source tree not installed)."""
+    try:
+        return metadata.version("bayescale")
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "0.0.0"
+
+
 def versions() -> dict[str, str]:
     """Versions of bayescale, its main dependencies and Python (for reproducibility blocks)."""
     out = {"python": platform.python_version()}

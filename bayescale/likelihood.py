@@ -1,7 +1,8 @@
-"""Observation models on the log of the measured loss.
+"""Observation models: how a run's measured target scatters around the law, on the law's
+observation scale (the log of a loss; a score such as accuracy as it is).
 
 Real training runs have outliers (the Chinchilla replication dropped five by hand), so the default
-is a Student-t with ``nu = 4`` on log loss; ``nu=None`` makes the degrees of freedom a parameter,
+is a Student-t with ``nu = 4``; ``nu=None`` makes the degrees of freedom a parameter,
 and ``kind="normal"`` gives the Gaussian model most point fits assume. Each likelihood has a
 PyTensor form (for the sampler) and a NumPy form (for log-likelihood tables and simulation).
 """

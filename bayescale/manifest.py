@@ -35,11 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import constants as K
 from .exceptions import BayescaleError, ConfigError
 
 __all__ = ["Job", "load_manifest", "parse_manifest", "SAMPLERS"]
 
-SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
+SAMPLERS = K.SAMPLERS
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 #: Every key a job (or [defaults]) may set, with its default.

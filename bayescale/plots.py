@@ -73,10 +73,6 @@ def _band(
     ax.plot(x, np.median(draws, axis=0), color=color, lw=1.8, label=label)
 
 
-def _law_draws(fit: Fit, group: str | None = None) -> dict[str, np.ndarray]:
-    return P._draws(fit, group)
-
-
 def plot_fit(
     fit: Fit,
     *,
@@ -105,7 +101,7 @@ def plot_fit(
     xs = runs[x].to_numpy(float)
     hi = max(xs.max(), extrapolate_to or 0)
     grid = np.geomspace(xs.min(), hi, 120)
-    p = _law_draws(fit, group)
+    p = fit.draws(group)
     if frontier:
         c_grid = np.geomspace(runs[K.C].min() / 100, runs[K.C].max() * 1e3 * hi / xs.max(), 200)
         alloc = law.optimal_allocation(p, c_grid)
@@ -188,7 +184,7 @@ def plot_isoflop(
             np.linspace(0, len(logc) - 1, min(max_budgets, len(logc))).round().astype(int)
         )
         budgets = 10 ** logc[pick]
-    p = _law_draws(fit)
+    p = fit.draws()
     alloc = P.optimal_allocation(fit, budgets, k=k, max_extrapolation=np.inf)
     for i, c in enumerate(budgets):
         color = PALETTE[i % len(PALETTE)]
@@ -289,7 +285,7 @@ def plot_allocation(
         if compute is not None
         else np.geomspace(runs[K.C].min(), runs[K.C].max() * 1e4, 80)
     )
-    out = fit.law.optimal_allocation(_law_draws(fit), c, k=k)
+    out = fit.law.optimal_allocation(fit.draws(), c, k=k)
     ax = axes[0]
     _band(ax, c, out["N_opt"], PALETTE[0], "N*")
     _band(ax, c, out["D_opt"], PALETTE[1], "D*", band_labels=False)
@@ -330,11 +326,10 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     inputs = {x: runs[x].to_numpy(float) for x in law.inputs}
     if law.grouped:
         raise ValueError("plot_residuals takes fits without group-level parameters")
-    p = _law_draws(fit)
-    mu = law.to_observed(law.predict(p, **inputs))
+    p = fit.draws()
+    mu, lik = law.predictive(p, **inputs)
     rng = np.random.default_rng(fit.settings.get("seed", 0))
-    logx = {x: np.log(v) for x, v in inputs.items()}
-    y_rep = law.likelihood.sample(rng, mu, law.with_noise(law.numpy_params(p), logx, np))
+    y_rep = law.likelihood.sample(rng, mu, lik)
     y = np.asarray(fit.idata.observed_data[observed_name(law)])
     med = np.median(mu, axis=0)
     lo, hi = np.quantile(y_rep - med, [0.05, 0.95], axis=0)

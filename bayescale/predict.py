@@ -17,9 +17,10 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
+from .checks import check_interval
 from .drift import with_drift
 from .exceptions import ConfigError, ExtrapolationWarning
-from .fit import Fit, _check_interval
+from .fit import Fit
 
 __all__ = [
     "loss_draws",
@@ -57,32 +58,6 @@ def _pair(N: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
     except ValueError:
         raise ConfigError(f"N and D must have the same length, got {n.size} and {d.size}") from None
     return n.astype(float), d.astype(float)
-
-
-def _select(fit: Fit, group: str | None) -> xr.Dataset:
-    """The posterior, restricted to one group's parameters for a grouped (pooled) fit."""
-    post = fit.posterior
-    if K.GROUP not in post.dims:
-        if group is not None:
-            raise ConfigError(f"group={group!r} given, but the fit has no group-level parameters")
-        return post
-    names = [str(g) for g in post[K.GROUP].values]
-    if group is None or str(group) not in names:
-        raise ConfigError(
-            f"this fit has parameters per group: pass group= one of {names[:10]}"
-            + (" ..." if len(names) > 10 else "")
-        )
-    return post.sel({K.GROUP: str(group)})
-
-
-def _draws(fit: Fit, group: str | None = None) -> dict[str, np.ndarray]:
-    """Posterior draws flattened to shape (S, 1), ready to broadcast against (M,) inputs."""
-    post = _select(fit, group)
-    return {
-        name: post[name].to_numpy().reshape(-1, 1)
-        for name in fit.law.sampled_params
-        if name in post
-    }
 
 
 def _quantiles(x: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,7 +139,7 @@ def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArr
     ('chain', 'draw', 'point')
     """
     n, d = _pair(N, D)
-    post = _select(fit, group)
+    post = fit.select(group)
     params = {name: post[name] for name in fit.law.sampled_params}
     loss = fit.law.predict(
         params, **_inputs(fit, xr.DataArray(n, dims="point"), xr.DataArray(d, dims="point"))
@@ -180,7 +155,9 @@ def _noisy(
     """A new run's outcome: the law, the extrapolation drift beyond the fitted compute (see
     :mod:`bayescale.drift`) and run-to-run noise."""
     law = fit.law
-    noisy = law.with_noise(law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np)
+    noisy = law.likelihood_params(
+        law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np
+    )
     centre = with_drift(fit, law.to_observed(loss), c, rng)
     return law.from_observed(law.likelihood.sample(rng, centre, noisy))
 
@@ -235,10 +212,10 @@ def predict_loss(
     >>> bool(0 <= t.prob_below_target[0] <= 1), float(t.compute_factor[0]) < 1
     (True, True)
     """
-    interval = _check_interval(interval)
+    interval = check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
-    p = _draws(fit, group)
+    p = fit.draws(group)
     loss = _law_loss(fit, p, n, d, k)
     new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), c)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
@@ -269,7 +246,7 @@ def prob_loss_below(
     t = _positive("target", target)
     if t.size != 1:
         raise ConfigError("target must be a single loss value")
-    p = _draws(fit, group)
+    p = fit.draws(group)
     loss = _law_loss(fit, p, n, d)
     new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d), K.FLOPS_PER_PARAM_TOKEN * n * d)
     return pd.DataFrame(
@@ -295,9 +272,9 @@ def allocation_exponents(
     >>> round(float(e.loc["a", "median"] + e.loc["b", "median"]), 6)  # a + b = 1 under C = 6ND
     1.0
     """
-    interval = _check_interval(interval)
+    interval = check_interval(interval)
     rows = {}
-    post = _select(fit, group)
+    post = fit.select(group)
     for name in ("a", "b"):
         if name not in post:
             raise ConfigError(f"the {fit.law.name} law has no allocation exponents")
@@ -336,9 +313,9 @@ def optimal_allocation(
     >>> bool(a.N_opt_median.is_monotonic_increasing)
     True
     """
-    interval = _check_interval(interval)
+    interval = check_interval(interval)
     c = _positive("compute", compute)
-    out = fit.law.optimal_allocation(_draws(fit, group), c, k=k)
+    out = fit.law.optimal_allocation(fit.draws(group), c, k=k)
     table: dict[str, Any] = {K.COMPUTE: c}
     for name in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
         _add(table, name, out[name], interval)
@@ -372,9 +349,9 @@ def compute_for_loss(
     >>> float(t.compute_median[1])
     inf
     """
-    interval = _check_interval(interval)
+    interval = check_interval(interval)
     t = _positive("target", target)
-    out = fit.law.compute_for_loss(_draws(fit, group), t, k=k)
+    out = fit.law.compute_for_loss(fit.draws(group), t, k=k)
     table: dict[str, Any] = {"target": t, "prob_unreachable": 1.0 - out["reachable"].mean(axis=0)}
     for name in ("compute", "N_opt", "D_opt"):
         _add(table, name, out[name], interval)
@@ -405,14 +382,14 @@ def expected_gain(
     >>> float(g.prob_gain_above_zero[0])
     1.0
     """
-    interval = _check_interval(interval)
+    interval = check_interval(interval)
     n, d = _pair(N, D)
     f = _positive("factor", factor)
     if f.size != 1:
         raise ConfigError("factor must be a single number")
     if along not in ("N", "D", "C"):
         raise ConfigError(f"along must be 'N', 'D' or 'C', got {along!r}")
-    p = _draws(fit, group)
+    p = fit.draws(group)
     before = _law_loss(fit, p, n, d)
     if along == "N":
         after = _law_loss(fit, p, n * f, d)
@@ -449,10 +426,10 @@ def suboptimality(
     >>> bool(s.compute_multiplier_median[1] > s.compute_multiplier_median[0] >= 1)
     True
     """
-    interval = _check_interval(interval)
+    interval = check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
-    p = _draws(fit, group)
+    p = fit.draws(group)
     loss = _law_loss(fit, p, n, d)
     loss_opt = fit.law.optimal_allocation(p, c, k=k)["loss_opt"]
     c_eff = fit.law.compute_for_loss(p, loss, k=k)["compute"]

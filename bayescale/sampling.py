@@ -16,26 +16,31 @@ through ``nutpie``'s ``with_data``; the data, centres, ``loc`` and ``chol`` are 
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .data import split_top_loss
-from .exceptions import ConfigError, DataError
+from .diagnostics import diagnose
+from .exceptions import DataError
 from .laws.base import Law
 from .priors import draw_prior, prior_logp, unconstrained_prior
 
-__all__ = ["fit_law", "build_model", "build_naive_model", "SAMPLERS", "clear_compiled_cache"]
+__all__ = [
+    "sample_posterior",
+    "Samples",
+    "build_model",
+    "build_naive_model",
+    "SAMPLERS",
+    "clear_compiled_cache",
+]
 
-SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
-#: Samplers that run through PyMC's JAX path (optional extra ``bayescale[jax]``; GPU capable).
-JAX_SAMPLERS = {"numpyro": "numpyro", "blackjax": "blackjax"}
+SAMPLERS = K.SAMPLERS
 PILOT_TUNE = 250
 PILOT_DRAWS = 150
 
@@ -152,7 +157,7 @@ def build_model(law: Law, n_groups: int = 1):
                     values["log_" + name] = values["log_" + name][gidx]
         lx = {**logx, **{f"centre_{x}": c for x, c in centre.items()}}
         mu = law.location(values, lx, pt)
-        noisy = law.with_noise(values, lx, pt)
+        noisy = law.likelihood_params(values, lx, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
     return model
 
@@ -173,7 +178,7 @@ def build_naive_model(law: Law, runs: pd.DataFrame):
         logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
         y = law.to_observed(runs[law.target].to_numpy(float))
         mu = law.location(values, logx, pt)
-        noisy = law.with_noise(values, logx, pt)
+        noisy = law.likelihood_params(values, logx, pt)
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
     return model
 
@@ -259,27 +264,6 @@ def _prior_median_unconstrained(prior) -> float:
         forward = transform.forward(pt.as_tensor(median), *dist.owner.inputs)
         median = pytensor.function([], forward, mode="FAST_COMPILE")()
     return float(median)
-
-
-def _check_settings(draws, tune, chains, sampler, target_accept, cores) -> None:
-    for label, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ConfigError(f"{label} must be an integer >= {least}, got {value!r}")
-    if sampler not in SAMPLERS:
-        raise ConfigError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-    if sampler in JAX_SAMPLERS:
-        import importlib.util
-
-        missing = [m for m in ("jax", JAX_SAMPLERS[sampler]) if importlib.util.find_spec(m) is None]
-        if missing:
-            raise ConfigError(
-                f"sampler {sampler!r} needs {' and '.join(missing)}: "
-                "pip install 'bayescale[jax]' (add jax[cuda12] for an NVIDIA GPU)"
-            )
-    if not (0 < target_accept < 1):
-        raise ConfigError(f"target_accept must be in (0, 1), got {target_accept}")
-    if cores is not None and (not isinstance(cores, (int, np.integer)) or cores < 1):
-        raise ConfigError(f"cores must be a positive integer, got {cores!r}")
 
 
 def _run(
@@ -369,8 +353,6 @@ TARGET_ACCEPT_STEPS = (0.95, 0.99)
 def _diagnose_run(law: Law, posterior, stats) -> dict[str, Any]:
     import arviz as az
 
-    from .diagnostics import diagnose
-
     names = [*law.sampled_params, *law.hyper_params]
     return diagnose(az.InferenceData(posterior=posterior[names], sample_stats=stats), names)
 
@@ -440,53 +422,48 @@ def _sample_adaptive(
     return posterior, stats, loc, chol, record
 
 
-def _seeds(seed: int | None) -> tuple[int, int, int]:
-    """The seed actually used, and the pilot's and main run's seeds derived from it."""
-    if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
-    pilot_seed, main_seed = np.random.SeedSequence(int(seed)).generate_state(2)
-    return int(seed), int(pilot_seed), int(main_seed)
+@dataclass
+class Samples:
+    """What one sampling of a law's posterior gives: draws of ``w`` and the named parameters
+    (``posterior``), the sampler's statistics, the group labels, the whitening of the last
+    run (``loc``, ``chol``), the adaptive record (see :func:`_sample_adaptive`) and timings."""
+
+    posterior: Any
+    stats: Any
+    groups: list[str]
+    loc: np.ndarray
+    chol: np.ndarray
+    record: dict[str, Any]
+    timing: dict[str, float] = field(default_factory=dict)
 
 
-def fit_law(
+def sample_posterior(
     law: Law,
     runs: pd.DataFrame,
     *,
-    draws: int | None = None,
-    tune: int = 1000,
-    chains: int = 4,
-    seed: int | None = None,
+    draws: int | None,
+    tune: int,
+    chains: int,
+    cores: int,
+    pilot_seed: int,
+    main_seed: int,
     sampler: str = "nutpie",
-    exclude_top_loss: int = 0,
     target_accept: float = 0.9,
     progress: bool = False,
-    cores: int | None = None,
-    drift: bool | str = True,
-):
-    """Sample ``law``'s posterior given ``runs``; see :meth:`bayescale.laws.Law.fit`."""
-    from .fit import Fit
+) -> Samples:
+    """Pilot, whitening and main run(s) of ``law``'s posterior given validated ``runs``.
 
-    _check_settings(
-        DEFAULT_DRAWS if draws is None else draws, tune, chains, sampler, target_accept, cores
-    )
-    runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
-    if len(runs) <= law.n_free:
-        raise DataError(
-            f"{len(runs)} run(s) cannot identify {law.n_free} free parameters of "
-            f"{law.name} ({', '.join(law.sampled_params)}); more runs are needed"
-        )
-    seed, pilot_seed, main_seed = _seeds(seed)
-    cores = cores or min(chains, os.cpu_count() or 1)
-
+    The pilot (:data:`PILOT_TUNE` + :data:`PILOT_DRAWS` per chain, at least two chains) starts
+    at the prior medians; its draws give the whitening (:func:`_whitening`) of the main run,
+    which is adaptive when ``draws`` is None (:func:`_sample_adaptive`). Knows nothing of
+    :class:`~bayescale.fit.Fit` or of the drift: :mod:`bayescale.fitting` builds those.
+    """
     groups = group_names(law, runs)
     n_groups = len(groups)
     data = _data(law, runs, groups)
     timing = {"compile_s": 0.0}
     if sampler == "nutpie":
         _, timing["compile_s"] = _compiled(law, n_groups)
-
     run_kw = dict(tune=tune, chains=chains, cores=cores, n_groups=n_groups)
     loc0 = _initial_loc(law, runs, n_groups)
     t0 = time.perf_counter()
@@ -504,7 +481,7 @@ def fit_law(
     )
     loc, chol = _whitening(pilot["w"].to_numpy(), loc0)
     t1 = time.perf_counter()
-    posterior, stats, loc, chol, adaptive = _sample_adaptive(
+    posterior, stats, loc, chol, record = _sample_adaptive(
         law,
         sampler,
         data,
@@ -518,41 +495,4 @@ def fit_law(
     )
     timing["pilot_s"] = t1 - t0
     timing["sampling_s"] = time.perf_counter() - t1
-    drift_info: dict[str, Any] = {"tau": None, "note": "disabled (drift=False)"}
-    if drift:
-        from .drift import estimate_drift
-
-        t2 = time.perf_counter()
-        drift_info = estimate_drift(
-            law,
-            runs,
-            seed=int(main_seed),
-            sampler=sampler,
-            target_accept=target_accept,
-            method="mle" if drift is True else drift,
-        )
-        timing["drift_s"] = time.perf_counter() - t2
-
-    settings = {
-        "draws": adaptive["draws_used"],
-        "tune": int(tune),
-        "chains": int(chains),
-        "seed": seed,
-        "sampler": sampler,
-        "target_accept": adaptive["target_accept_used"],
-        "exclude_top_loss": int(exclude_top_loss),
-        "pilot": {"tune": PILOT_TUNE, "draws": PILOT_DRAWS},
-        "sampling": adaptive,
-        "drift": drift_info,
-        "timing": timing,
-    }
-    return Fit.from_samples(
-        law,
-        runs,
-        posterior[[*law.sampled_params, *law.hyper_params]],
-        stats,
-        groups=groups,
-        settings=settings,
-        excluded=excluded,
-        whitening={"loc": loc.tolist(), "chol": chol.tolist()},
-    )
+    return Samples(posterior, stats, groups, loc, chol, record, timing)

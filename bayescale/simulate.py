@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .laws.base import Law
+from .laws.base import Law, provide_verb
 from .priors import draw_prior
 
 __all__ = ["isoflop_design", "prior_predictive", "simulate_runs"]
@@ -73,9 +73,8 @@ def simulate_runs(
         raise ConfigError(f"simulate_runs needs a value for {', '.join(missing)} ({law!r})")
     rng = np.random.default_rng(seed)
     inputs = {x: design[x].to_numpy(float) for x in law.inputs}
-    mu = law.to_observed(law.predict(params, **inputs))
-    logx = {x: np.log(v) for x, v in inputs.items()}
-    y = law.likelihood.sample(rng, mu, law.with_noise(law.numpy_params(params), logx, np))
+    mu, lik = law.predictive(params, **inputs)
+    y = law.likelihood.sample(rng, mu, lik)
     out = design.copy().reset_index(drop=True)
     out[law.target] = law.from_observed(y)
     return out
@@ -122,14 +121,8 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
     inputs = {x: runs[x].to_numpy(float)[None, :] for x in law.inputs}
     p2 = {k: v[:, None] for k, v in params.items()}
     with np.errstate(over="ignore", invalid="ignore"):
-        mu = law.to_observed(law.predict(p2, **inputs))
-        y = law.from_observed(
-            law.likelihood.sample(
-                np.random.default_rng(int(seeds[-1])),
-                mu,
-                law.with_noise(law.numpy_params(p2), {x: np.log(v) for x, v in inputs.items()}, np),
-            )
-        )
+        mu, lik = law.predictive(p2, **inputs)
+        y = law.from_observed(law.likelihood.sample(np.random.default_rng(int(seeds[-1])), mu, lik))
     bad = ~np.isfinite(y) | ((y <= 0) if law.observation == "log" else False)
     if bad.any():
         import warnings
@@ -150,3 +143,6 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
         dims={law.target: [K.RUN]},
         coords={K.RUN: np.arange(len(runs))},
     )
+
+
+provide_verb("prior_predictive", prior_predictive)

@@ -11,7 +11,8 @@ from scipy.stats import binom
 
 import bayescale as bs
 from bayescale.backtest import backtest
-from bayescale.drift import drift_sd, estimate_drift
+from bayescale.drift import drift_sd
+from bayescale.fitting import estimate_drift
 
 
 def test_drift_is_learned_on_real_runs_and_widens_only_beyond_them(chinchilla_fit):

@@ -29,7 +29,7 @@ def test_chinchilla_tokens_per_param_at_chinchilla_budget(chinchilla_fit):
 
 def test_allocation_is_per_draw_not_at_posterior_mean(chinchilla_fit):
     t = P.optimal_allocation(chinchilla_fit, CHINCHILLA_C, interval=0.5)
-    draws = chinchilla_fit.law.optimal_allocation(P._draws(chinchilla_fit), CHINCHILLA_C)
+    draws = chinchilla_fit.law.optimal_allocation(chinchilla_fit.draws(), CHINCHILLA_C)
     assert t["tokens_per_param_median"][0] == pytest.approx(np.median(draws["tokens_per_param"]))
 
 
@@ -74,7 +74,7 @@ def test_prob_loss_below_matches_the_predictive_quantiles(small_fit):
 
 def test_compute_for_loss_inverts_the_law_per_draw(chinchilla_fit):
     fit = chinchilla_fit
-    draws = P._draws(fit)
+    draws = fit.draws()
     for target in (2.0, 1.84):
         out = fit.law.compute_for_loss(draws, target)
         ok = out["reachable"]  # shape (draws, 1), like the compute

@@ -8,12 +8,13 @@ arrays of parameter draws. It holds no data and no samples: :meth:`Law.fit` retu
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .. import constants as K
+from ..data import load_runs
 from ..exceptions import ConfigError
 from ..likelihood import Likelihood
 from ..priors import Prior, merge_priors, priors_from_dict, priors_to_dict
@@ -21,12 +22,36 @@ from ..priors import Prior, merge_priors, priors_from_dict, priors_to_dict
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..fit import Fit
-
-__all__ = ["Law", "register_law", "law_from_dict", "make_law", "raw_log", "LAWS"]
+__all__ = ["Law", "register_law", "law_from_dict", "make_law", "raw_log", "provide_verb", "LAWS"]
 
 LAWS: dict[str, type[Law]] = {}
 POOLING = ("complete", "partial", "none")
+
+#: The procedures behind :meth:`Law.fit` and :meth:`Law.prior_predictive`. They live on
+#: higher floors (:mod:`bayescale.fitting`, :mod:`bayescale.simulate`), which hand them down
+#: here when imported (``import bayescale`` imports both), so that imports only go down.
+_VERBS: dict[str, Callable[..., Any]] = {}
+
+
+def provide_verb(name: str, procedure: Callable[..., Any]) -> None:
+    """Make ``procedure(law, ...)`` the implementation of ``Law.<name>``; the method shows the
+    procedure's documentation and signature (less the law), so ``help(law.fit)`` is complete."""
+    import inspect
+
+    _VERBS[name] = procedure
+    method = getattr(Law, name)
+    method.__doc__ = procedure.__doc__
+    sig = inspect.signature(procedure)
+    params = list(sig.parameters.values())
+    method.__signature__ = sig.replace(
+        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params[1:]]
+    )
+
+
+def _verb(name: str) -> Callable[..., Any]:
+    if name not in _VERBS:  # only when bayescale.laws is used without importing bayescale
+        raise ConfigError(f"Law.{name} needs `import bayescale` first")
+    return _VERBS[name]
 
 
 def register_law(cls: type[Law]) -> type[Law]:
@@ -155,8 +180,9 @@ class Law:
         """Noise scale of each run on the observation scale (default: the constant ``sigma``)."""
         return p["sigma"]
 
-    def with_noise(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> dict:
-        """``p`` with ``sigma`` replaced by each run's noise scale (:meth:`noise_scale`)."""
+    def likelihood_params(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> dict:
+        """The likelihood's parameters at each run: ``p`` with ``sigma`` replaced by the run's
+        noise scale (:meth:`noise_scale`)."""
         return {**p, "sigma": self.noise_scale(p, logx, xp)}
 
     @property
@@ -267,6 +293,44 @@ class Law:
                     p["log_" + name] = np.log(value)
         return p
 
+    def predictive(self, params: Mapping[str, Any], **inputs: Any) -> tuple[Any, dict]:
+        """What a new run's outcome needs: the law on the observation scale at ``inputs`` and
+        the likelihood's parameters there (each run's noise scale; see :meth:`noise_scale`).
+
+        Examples
+        --------
+        >>> from bayescale import ChinchillaLaw
+        >>> p = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28, sigma=0.01, sigma_slope=0.0)
+        >>> mu, lik = ChinchillaLaw().predictive(p, N=70e9, D=1.4e12)
+        >>> round(float(np.exp(mu)), 3), float(lik["sigma"])
+        (1.937, 0.01)
+        """
+        mu = self.to_observed(self.predict(params, **inputs))
+        logx = {x: np.log(inputs[x]) for x in self.inputs}
+        return mu, self.likelihood_params(self.numpy_params(params), logx, np)
+
+    def noise_variance(self, params: Mapping[str, Any], **inputs: Any) -> Any:
+        """Variance of a run's noise around the law (observation scale) at ``inputs``; for a
+        Student-t likelihood the variance of the t (capped where ``nu`` is small)."""
+        _, lik = self.predictive(params, **inputs)
+        sigma = np.asarray(lik["sigma"])
+        if self.likelihood.kind == "normal":
+            return sigma**2
+        nu = np.asarray(params["nu"]) if self.likelihood.free_nu else self.likelihood.nu
+        return sigma**2 * np.where(np.asarray(nu) > 2.5, nu / np.maximum(nu - 2.0, 0.5), 5.0)
+
+    def flat_draws(self, posterior: Any, group: str | None = None) -> dict[str, np.ndarray]:
+        """The sampled parameters' draws from a posterior (dims chain, draw[, group]) as
+        arrays of shape (draws, 1), ready to broadcast against runs; ``group`` selects one
+        group's values of a grouped law."""
+        out = {}
+        for name in self.sampled_params:
+            values = posterior[name]
+            if group is not None and K.GROUP in values.dims:
+                values = values.sel({K.GROUP: group})
+            out[name] = values.to_numpy().reshape(-1, 1)
+        return out
+
     def optimal_allocation(
         self, params: Mapping[str, Any], compute: Any, k: float = K.FLOPS_PER_PARAM_TOKEN
     ) -> dict[str, Any]:
@@ -289,17 +353,13 @@ class Law:
     def prior_predictive(self, runs: pd.DataFrame, *, draws: int = 500, seed: int = 0) -> Any:
         """Prior draws and simulated targets at ``runs``; see
         :func:`bayescale.simulate.prior_predictive`."""
-        from ..simulate import prior_predictive
-
-        return prior_predictive(self, runs, draws=draws, seed=seed)
+        return _verb("prior_predictive")(self, runs, draws=draws, seed=seed)
 
     # ------------------------------------------------------------------ fitting
     def load_runs(self, runs: Any, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
         """Validate ``runs`` (a CSV path or DataFrame) for this law: its target column, a
         positive target on the log scale, and any extra inputs (see
         :func:`bayescale.load_runs`)."""
-        from ..data import load_runs
-
         return load_runs(
             runs,
             columns=columns,
@@ -308,78 +368,13 @@ class Law:
             require=tuple(x for x in self.inputs if x not in (K.N, K.D, K.C)),
         )
 
-    def fit(
-        self,
-        runs: pd.DataFrame,
-        *,
-        draws: int | None = None,
-        tune: int = 1000,
-        chains: int = 4,
-        seed: int | None = None,
-        sampler: str = "nutpie",
-        exclude_top_loss: int = 0,
-        target_accept: float = 0.9,
-        progress: bool = False,
-        cores: int | None = None,
-        drift: bool | str = True,
-    ) -> Fit:
-        """Sample the posterior of this law given ``runs``.
+    def fit(self, runs: pd.DataFrame, **options: Any) -> Any:
+        """Sample the posterior of this law given ``runs``; returns a :class:`~bayescale.Fit`.
 
-        Parameters
-        ----------
-        runs
-            A runs table (see :func:`bayescale.load_runs`); a DataFrame is validated first.
-        draws
-            Posterior draws per chain. ``None`` (default) samples adaptively: 1000 draws, and
-            while the diagnostics fail, again with twice as many (whitened by the last run's
-            draws; a higher ``target_accept`` after divergences) up to 8000 per chain. What
-            happened is recorded in ``fit.settings["sampling"]`` (and ``fit.json``). A number
-            means exactly that many draws, in one run.
-        tune, chains
-            Tuning steps per chain, number of chains.
-        seed
-            Seed of every random choice; ``None`` draws one (recorded in the fit).
-        sampler
-            ``"nutpie"`` (default, compiled once per law and reused), ``"pymc"``, or
-            ``"numpyro"`` / ``"blackjax"`` through PyMC's JAX path (extra ``bayescale[jax]``;
-            runs on a GPU when JAX sees one).
-        exclude_top_loss
-            Drop this many highest-loss runs first (the replication dropped 5).
-        target_accept
-            NUTS target acceptance rate.
-        progress
-            Show a progress bar while sampling.
-        cores
-            Chains run in parallel on this many cores (default: all).
-        drift
-            Learn the extrapolation drift (see :mod:`bayescale.drift`) with a small
-            leave-future-out refit, so predictions beyond the fitted compute widen with the
-            distance. ``False`` skips it (predictions then carry parameter and noise
-            uncertainty only); ``True`` / ``"mle"`` estimates it by maximum likelihood,
-            ``"moments"`` by the method of moments (see :func:`bayescale.drift.estimate_drift`).
-
-        Returns
-        -------
-        Fit
-            Posterior, diagnostics and the runs; diagnostics are checked and a
-            :class:`~bayescale.exceptions.ConvergenceWarning` names any problem.
+        The options and their defaults are those of :func:`bayescale.fitting.fit_law` (its
+        signature and documentation are this method's once ``bayescale`` is imported).
         """
-        from ..sampling import fit_law
-
-        return fit_law(
-            self,
-            runs,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed,
-            sampler=sampler,
-            exclude_top_loss=exclude_top_loss,
-            target_accept=target_accept,
-            progress=progress,
-            cores=cores,
-            drift=drift,
-        )
+        return _verb("fit")(self, runs, **options)
 
 
 def raw_log(logx: Mapping[str, Any], x: str) -> Any:
@@ -411,8 +406,6 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
     """Rebuild a law from :meth:`Law.to_dict` output."""
     lik = data.get("likelihood", {})
     options = dict(data.get("options", {}))
-    if data.get("name") == "chinchilla":
-        options.setdefault("noise", "constant")  # fits saved before the noise option was recorded
     return make_law(
         str(data.get("name")),
         **options,

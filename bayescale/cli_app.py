@@ -1,0 +1,124 @@
+"""The command line's shared parts: the Typer ``app``, the option types and the helpers every
+command module uses (errors to exit code 2, warnings to stderr, JSON and table output).
+
+The command modules (:mod:`bayescale.cli_fit`, :mod:`bayescale.cli_decisions`,
+:mod:`bayescale.cli_batch`) import this; :mod:`bayescale.cli` imports them to register their
+commands and holds the entry point.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import constants as K
+
+app = typer.Typer(
+    name="bayescale",
+    help="Bayesian scaling-law modelling: fit laws by MCMC, answer with intervals.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+EXIT_BAD_INPUT = 2
+
+
+#: The samplers of :data:`bayescale.constants.SAMPLERS` as CLI choices.
+SamplerName = Enum("SamplerName", {name: name for name in K.SAMPLERS}, type=str)
+
+
+class FitMethod(str, Enum):
+    mcmc = "mcmc"
+    map = "map"
+    bootstrap = "bootstrap"
+
+
+class PoolingName(str, Enum):
+    complete = "complete"
+    partial = "partial"
+    none = "none"
+
+
+class LikelihoodName(str, Enum):
+    studentt = "studentt"
+    normal = "normal"
+
+
+def err(message: str) -> None:
+    typer.echo(f"bayescale: error: {' '.join(str(message).split())}", err=True)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the result itself still goes to stdout)."""
+    typer.echo(f"bayescale: warning: {' '.join(str(message).split())}", err=True)
+
+
+@contextmanager
+def library_calls():
+    """Turn bayescale errors into exit code 2 and print bayescale warnings on one line each."""
+    from .exceptions import BayescaleError, BayescaleWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BayescaleWarning)
+        try:
+            yield
+        except BayescaleError as exc:
+            err(str(exc))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        finally:
+            for w in caught:
+                if issubclass(w.category, BayescaleWarning):
+                    typer.echo(f"bayescale: warning: {w.message}", err=True)
+
+
+def progress_flag(flag: bool | None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+def emit_json(doc: dict) -> None:
+    from .io import dumps
+
+    typer.echo(dumps(doc), nl=False)
+
+
+def print_table(frame) -> None:
+    typer.echo(frame.to_string(float_format=lambda v: f"{v:.4g}"))
+
+
+Draws = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Posterior draws per chain, exactly (default: adaptive, 1000 and more until the "
+        "diagnostics pass, up to 8000; recorded in fit.json).",
+    ),
+]
+Tune = Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")]
+Chains = Annotated[int, typer.Option(min=1, help="Number of chains.")]
+Noise = Annotated[
+    str | None,
+    typer.Option(
+        help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
+        "'constant' (default pooled)."
+    ),
+]
+Seed = Annotated[
+    int | None, typer.Option(min=0, help="Random seed (default: drawn and recorded in fit.json).")
+]
+Progress = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+]
+
+
+FitDir = Annotated[Path, typer.Argument(help="A fit directory written by `bayescale fit`.")]
+Interval = Annotated[float, typer.Option(help="Central interval mass, in (0, 1).")]
+AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]

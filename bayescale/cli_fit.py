@@ -1,0 +1,233 @@
+"""``bayescale fit``, ``laws``, ``compare`` and ``demo``: fit laws and rank them. Registered on
+:data:`bayescale.cli_app.app`; no model logic here."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_app import (
+    Chains,
+    Draws,
+    FitMethod,
+    LikelihoodName,
+    Noise,
+    PoolingName,
+    Progress,
+    SamplerName,
+    Seed,
+    Tune,
+    app,
+    emit_json,
+    library_calls,
+    print_table,
+    progress_flag,
+    warn,
+)
+
+
+@app.command()
+def fit(
+    runs: Annotated[Path, typer.Argument(help="CSV of runs: N, D (or C), loss (or score).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the fit into.")],
+    law: Annotated[str, typer.Option(help="Law to fit (see `bayescale laws`).")] = "chinchilla",
+    no_irreducible: Annotated[
+        bool, typer.Option("--no-irreducible", help="Single-factor laws: drop the E term.")
+    ] = False,
+    variable: Annotated[
+        str | None, typer.Option(help="broken-power: the scaled input, N, D or C.")
+    ] = None,
+    draws: Draws = None,
+    tune: Tune = 1000,
+    chains: Chains = 4,
+    seed: Seed = None,
+    exclude_top_loss: Annotated[
+        int, typer.Option(min=0, help="Drop the K highest-loss runs before fitting.")
+    ] = 0,
+    sampler: Annotated[SamplerName, typer.Option(help="MCMC sampler.")] = SamplerName.nutpie,
+    likelihood: Annotated[
+        LikelihoodName, typer.Option(help="Noise model on log loss.")
+    ] = LikelihoodName.studentt,
+    nu: Annotated[float, typer.Option(help="Student-t degrees of freedom.")] = 4.0,
+    priors: Annotated[
+        str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
+    ] = None,
+    group_column: Annotated[
+        str | None, typer.Option(help="Column that groups the runs (read as 'group').")
+    ] = None,
+    pooling: Annotated[
+        PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
+    ] = PoolingName.complete,
+    noise: Noise = None,
+    target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
+    method: Annotated[
+        FitMethod,
+        typer.Option(help="mcmc (posterior), or a fast point fit: map, bootstrap (Huber)."),
+    ] = FitMethod.mcmc,
+    n_boot: Annotated[int, typer.Option(min=2, help="Resamples for --method bootstrap.")] = 200,
+    drift: Annotated[
+        bool,
+        typer.Option("--drift/--no-drift", help="Learn the extrapolation drift (bayescale.drift)."),
+    ] = True,
+    progress: Progress = None,
+) -> None:
+    """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT."""
+    with library_calls():
+        from .laws import make_law
+
+        options: dict = {"likelihood": likelihood.value, "nu": nu}
+        if no_irreducible:
+            options["irreducible"] = False
+        for key, value in (("variable", variable), ("priors", priors), ("noise", noise)):
+            if value is not None:
+                options[key] = value
+        if pooling is not PoolingName.complete:
+            options["pooling"] = pooling.value
+        model = make_law(law, **options)
+        table = runs
+        if group_column is not None:
+            table = model.load_runs(runs, columns={"group": group_column})
+        if method is not FitMethod.mcmc:
+            _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)
+            return
+        result = model.fit(
+            table,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            sampler=sampler.value,
+            exclude_top_loss=exclude_top_loss,
+            target_accept=target_accept,
+            progress=progress_flag(progress),
+            drift=drift,
+        )
+        result.save(out, extra={"command": sys.argv})
+    _print_fit(result, out)
+
+
+def _point_fit(model, table, out: Path, method: str, n_boot: int, seed, exclude: int) -> None:
+    from .pointfit import point_fit
+
+    result = point_fit(
+        model, table, method=method, n_boot=n_boot, seed=seed or 0, exclude_top_loss=exclude
+    )
+    result.save(out, extra={"command": sys.argv})
+    typer.echo(f"{model.name}: {model.formula} ({method}; not MCMC)")
+    print_table(result.summary()[["median", "lower", "upper"]])
+    typer.echo(f"seed {result.settings['seed']}; wrote {out}/")
+
+
+def _print_fit(result, out: Path) -> None:
+    """The summary table, the draws used (and why, when adaptive), the diagnostics, the drift."""
+    typer.echo(f"{result.law.name}: {result.law.formula}")
+    print_table(result.summary())
+    d = result.diagnostics
+    sampling = result.settings.get("sampling", {})
+    typer.echo(
+        f"{result.settings['chains']} chains x {result.settings['draws']} draws"
+        + (f" (adaptive: {sampling['why']})" if sampling.get("adaptive") else "")
+    )
+    typer.echo(
+        f"max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f}, "
+        f"tail {d['min_ess_tail']:.0f}, divergences {d['divergences']}; "
+        f"seed {result.settings['seed']}; wrote {out}/"
+    )
+    tau = result.settings.get("drift", {}).get("tau")
+    if tau is not None:
+        typer.echo(f"extrapolation drift tau {tau:.3g} per sqrt(decade) of compute beyond the runs")
+
+
+@app.command()
+def laws() -> None:
+    """List the laws bayescale can fit, with their formulas and references."""
+    from .laws import LAWS
+
+    for name, cls in sorted(LAWS.items()):
+        law = cls()
+        typer.echo(f"{name:18s} {law.formula}")
+        typer.echo(f"{'':18s} parameters: {', '.join(law.sampled_params)}; {cls.reference}")
+
+
+@app.command()
+def compare(
+    fit_dirs: Annotated[list[Path], typer.Argument(help="Fit directories (two or more).")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
+) -> None:
+    """Rank fits of several laws on the same runs by PSIS-LOO (best first)."""
+    with library_calls():
+        from .compare import compare as compare_fits
+        from .fit import load_fit
+
+        names = [p.name for p in fit_dirs]
+        if len(set(names)) != len(names):
+            from .exceptions import ConfigError
+
+            raise ConfigError(f"fit directories must have distinct names, got {names}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # Pareto k, convergence: columns below
+            table = compare_fits({p.name: load_fit(p) for p in fit_dirs})
+    ranking = [
+        {
+            "name": name,
+            "law": r["law"],
+            "elpd_loo": r["elpd_loo"],
+            "se": r["se"],
+            "elpd_diff": r["elpd_diff"],
+            "dse": r["dse"],
+            "weight": r["weight"],
+            "pareto_k_bad": int(r["pareto_k_bad"]),
+            "converged": bool(r["converged"]),
+        }
+        for name, r in table.iterrows()
+    ]
+    unconverged = [r["name"] for r in ranking if not r["converged"]]
+    if as_json:
+        emit_json({"ranking": ranking, "all_converged": not unconverged})
+    else:
+        cols = ["law", "elpd_loo", "se", "elpd_diff", "dse", "weight", "pareto_k_bad", "converged"]
+        print_table(table[cols])
+        bad = [r["name"] for r in ranking if r["pareto_k_bad"]]
+        if bad:
+            typer.echo(f"warning: Pareto k > 0.7 for some runs in {bad}: LOO is unreliable there")
+    if unconverged:
+        warn(f"fit(s) {unconverged} did not converge: their ranking is not to be trusted")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("results/demo"),
+    draws: Draws = None,
+    tune: Tune = 1000,
+    chains: Chains = 4,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 2024,
+    progress: Progress = None,
+) -> None:
+    """Fit the shipped Chinchilla runs and compare with the published replication."""
+    with library_calls():
+        from .demo import run_demo, to_markdown
+
+        table, fit_240, fit_245 = run_demo(
+            out,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            progress=progress_flag(progress),
+            extra={"command": sys.argv},
+        )
+    typer.echo(
+        "Chinchilla's law on the digitized Chinchilla runs (posterior medians, 95% intervals)"
+    )
+    typer.echo(to_markdown(table))
+    for label, f in (("240 runs", fit_240), ("245 runs", fit_245)):
+        d = f.diagnostics
+        typer.echo(
+            f"{label}: max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f}, "
+            f"divergences {d['divergences']}, sampling {f.settings['timing']['sampling_s']:.1f} s"
+        )
+    typer.echo(f"wrote {out}/ (fit_240/, fit_245/, comparison.csv, comparison.md)")

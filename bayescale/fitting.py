@@ -1,0 +1,274 @@
+"""The fit pipeline: from a law and its runs to a :class:`~bayescale.fit.Fit`.
+
+One place for each step of :meth:`bayescale.laws.Law.fit`:
+
+1. check the settings and derive the seeds (:func:`check_settings`, :func:`derive_seeds`);
+2. validate the runs and drop any excluded ones;
+3. sample the posterior (:func:`bayescale.sampling.sample_posterior`: pilot, whitening, main
+   run, adaptive draws);
+4. learn the extrapolation drift (:func:`estimate_drift`: a small leave-future-out refit that
+   calls the sampler directly, and the maths of :mod:`bayescale.drift`);
+5. assemble the :class:`~bayescale.fit.Fit` and check its diagnostics.
+
+Importing this module makes it the implementation of ``Law.fit`` (``import bayescale`` does).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .data import split_by_compute, split_top_loss
+from .drift import HOLDOUT_FRACTION, INNER_FIT, MIN_RUNS, check_drift_method, tau_from_residuals
+from .exceptions import ConfigError, DataError
+from .fit import Fit
+from .laws.base import Law, provide_verb
+from .sampling import DEFAULT_DRAWS, PILOT_DRAWS, PILOT_TUNE, sample_posterior
+
+__all__ = ["fit_law", "estimate_drift", "check_settings", "derive_seeds"]
+
+
+def check_settings(
+    draws: int | None,
+    tune: int,
+    chains: int,
+    sampler: str,
+    target_accept: float,
+    cores: int | None,
+) -> None:
+    """Refuse impossible sampler settings with a :class:`ConfigError` naming the value."""
+    draws = DEFAULT_DRAWS if draws is None else draws
+    for label, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ConfigError(f"{label} must be an integer >= {least}, got {value!r}")
+    if sampler not in K.SAMPLERS:
+        raise ConfigError(f"sampler must be one of {K.SAMPLERS}, got {sampler!r}")
+    if sampler in K.JAX_SAMPLERS:
+        needed = ("jax", K.JAX_SAMPLERS[sampler])
+        missing = [m for m in needed if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ConfigError(
+                f"sampler {sampler!r} needs {' and '.join(missing)}: "
+                "pip install 'bayescale[jax]' (add jax[cuda12] for an NVIDIA GPU)"
+            )
+    if not (0 < target_accept < 1):
+        raise ConfigError(f"target_accept must be in (0, 1), got {target_accept}")
+    if cores is not None and (not isinstance(cores, (int, np.integer)) or cores < 1):
+        raise ConfigError(f"cores must be a positive integer, got {cores!r}")
+
+
+def derive_seeds(seed: int | None) -> tuple[int, int, int]:
+    """The seed actually used, and the pilot's and main run's seeds derived from it.
+
+    Examples
+    --------
+    >>> seed, pilot, main = derive_seeds(1)
+    >>> seed, pilot != main
+    (1, True)
+    """
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    pilot_seed, main_seed = np.random.SeedSequence(int(seed)).generate_state(2)
+    return int(seed), int(pilot_seed), int(main_seed)
+
+
+def _validated_runs(
+    law: Law, runs: Any, exclude_top_loss: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
+    if len(runs) <= law.n_free:
+        raise DataError(
+            f"{len(runs)} run(s) cannot identify {law.n_free} free parameters of "
+            f"{law.name} ({', '.join(law.sampled_params)}); more runs are needed"
+        )
+    return runs, excluded
+
+
+def fit_law(
+    law: Law,
+    runs: pd.DataFrame,
+    *,
+    draws: int | None = None,
+    tune: int = 1000,
+    chains: int = 4,
+    seed: int | None = None,
+    sampler: str = "nutpie",
+    exclude_top_loss: int = 0,
+    target_accept: float = 0.9,
+    progress: bool = False,
+    cores: int | None = None,
+    drift: bool | str = True,
+) -> Fit:
+    """Sample the posterior of ``law`` given ``runs``; returns a :class:`~bayescale.Fit`.
+
+    Parameters
+    ----------
+    law
+        The law (with its priors, likelihood and pooling).
+    runs
+        A runs table (see :func:`bayescale.load_runs`); a DataFrame is validated first.
+    draws
+        Posterior draws per chain. ``None`` (default) samples adaptively: 1000 draws, and
+        while the diagnostics fail, again with twice as many (whitened by the last run's
+        draws; a higher ``target_accept`` after divergences) up to 8000 per chain. What
+        happened is recorded in ``fit.settings["sampling"]`` (and ``fit.json``). A number
+        means exactly that many draws, in one run.
+    tune, chains
+        Tuning steps per chain, number of chains.
+    seed
+        Seed of every random choice; ``None`` draws one (recorded in the fit).
+    sampler
+        ``"nutpie"`` (default, compiled once per law and reused), ``"pymc"``, or
+        ``"numpyro"`` / ``"blackjax"`` through PyMC's JAX path (extra ``bayescale[jax]``;
+        runs on a GPU when JAX sees one).
+    exclude_top_loss
+        Drop this many highest-loss runs first (the replication dropped 5).
+    target_accept
+        NUTS target acceptance rate.
+    progress
+        Show a progress bar while sampling.
+    cores
+        Chains run in parallel on this many cores (default: all).
+    drift
+        Learn the extrapolation drift (see :mod:`bayescale.drift`) with a small
+        leave-future-out refit, so predictions beyond the fitted compute widen with the
+        distance. ``False`` skips it (predictions then carry parameter and noise
+        uncertainty only); ``True`` / ``"mle"`` estimates it by maximum likelihood,
+        ``"moments"`` by the method of moments (see :func:`estimate_drift`).
+
+    Returns
+    -------
+    Fit
+        Posterior, diagnostics and the runs; diagnostics are checked and a
+        :class:`~bayescale.exceptions.ConvergenceWarning` names any problem.
+    """
+    check_settings(draws, tune, chains, sampler, target_accept, cores)
+    if drift not in (True, False):
+        check_drift_method(drift)
+    runs, excluded = _validated_runs(law, runs, exclude_top_loss)
+    seed, pilot_seed, main_seed = derive_seeds(seed)
+    samples = sample_posterior(
+        law,
+        runs,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=cores or min(chains, os.cpu_count() or 1),
+        pilot_seed=pilot_seed,
+        main_seed=main_seed,
+        sampler=sampler,
+        target_accept=target_accept,
+        progress=progress,
+    )
+    timing = dict(samples.timing)
+    drift_info: dict[str, Any] = {"tau": None, "note": "disabled (drift=False)"}
+    if drift:
+        t0 = time.perf_counter()
+        drift_info = estimate_drift(
+            law,
+            runs,
+            seed=main_seed,
+            sampler=sampler,
+            target_accept=target_accept,
+            method="mle" if drift is True else drift,
+        )
+        timing["drift_s"] = time.perf_counter() - t0
+    record = samples.record
+    settings = {
+        "draws": record["draws_used"],
+        "tune": int(tune),
+        "chains": int(chains),
+        "seed": seed,
+        "sampler": sampler,
+        "target_accept": record["target_accept_used"],
+        "exclude_top_loss": int(exclude_top_loss),
+        "pilot": {"tune": PILOT_TUNE, "draws": PILOT_DRAWS},
+        "sampling": record,
+        "drift": drift_info,
+        "timing": timing,
+    }
+    return Fit.from_samples(
+        law,
+        runs,
+        samples.posterior[[*law.sampled_params, *law.hyper_params]],
+        samples.stats,
+        groups=samples.groups,
+        settings=settings,
+        excluded=excluded,
+        whitening={"loc": samples.loc.tolist(), "chol": samples.chol.tolist()},
+    )
+
+
+def estimate_drift(
+    law: Law,
+    runs: pd.DataFrame,
+    *,
+    seed: int = 0,
+    sampler: str = "nutpie",
+    target_accept: float = 0.9,
+    holdout_fraction: float = HOLDOUT_FRACTION,
+    method: str = "mle",
+) -> dict[str, Any]:
+    """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
+
+    Holds out the top ``holdout_fraction`` of the runs by compute, samples the law's posterior
+    on the rest (:data:`bayescale.drift.INNER_FIT` settings, adaptive draws off), and estimates
+    ``tau`` from the held-out runs' residuals (:func:`bayescale.drift.tau_from_residuals`;
+    ``method`` ``"mle"`` or ``"moments"``).
+
+    Returns ``{"tau", "method", "n_inner_train", "n_inner_test", "inner_cutoff", "note"}``
+    (and ``tau_draws`` for ``"mle"``); ``tau`` is None (no drift) for pooled laws and when
+    there are fewer than :data:`bayescale.drift.MIN_RUNS` runs.
+    """
+    check_drift_method(method)
+    if law.grouped:
+        return {"tau": None, "note": "not estimated for pooled fits"}
+    if len(runs) < MIN_RUNS:
+        return {"tau": None, "note": f"not estimated: fewer than {MIN_RUNS} runs"}
+    train, test, cutoff = split_by_compute(runs, holdout_top_fraction=holdout_fraction)
+    if len(train) <= 2 * law.n_free or len(test) < 3 or train[K.C].max() <= 0:
+        return {"tau": None, "note": "not estimated: too few runs on one side of the split"}
+    _, pilot_seed, main_seed = derive_seeds(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inner = sample_posterior(
+            law,
+            law.load_runs(train),
+            **INNER_FIT,
+            cores=min(INNER_FIT["chains"], os.cpu_count() or 1),
+            pilot_seed=pilot_seed,
+            main_seed=main_seed,
+            sampler=sampler,
+            target_accept=target_accept,
+        )
+    p = law.flat_draws(inner.posterior)
+    inputs = {x: test[x].to_numpy(float) for x in law.inputs}
+    with np.errstate(all="ignore"):
+        mu, _ = law.predictive(p, **inputs)
+        noise = law.noise_variance(p, **inputs)
+    y = law.to_observed(test[law.target].to_numpy(float))
+    r = y - mu.mean(axis=0)
+    v = mu.var(axis=0) + np.broadcast_to(noise, mu.shape).mean(axis=0)
+    d = np.log10(test[K.C].to_numpy(float) / train[K.C].max())
+    ok = np.isfinite(r) & np.isfinite(v) & (d > 0)
+    if ok.sum() < 3:
+        return {"tau": None, "note": "not estimated: held-out runs share the largest compute"}
+    return {
+        **tau_from_residuals(r[ok], v[ok], d[ok], method),
+        "n_inner_train": int(len(train)),
+        "n_inner_test": int(ok.sum()),
+        "inner_cutoff": float(cutoff),
+        "note": "leave-future-out estimate (see bayescale.drift)",
+    }
+
+
+provide_verb("fit", fit_law)
