@@ -120,7 +120,10 @@ def draw_prior(prior: Prior, draws: int, seed: int = 0) -> np.ndarray:
     >>> draw_prior(Prior("HalfNormal", sigma=1.0), 3).shape
     (3,)
     """
-    return np.asarray(pm.draw(_dist(prior), draws=draws, random_seed=seed, mode="FAST_COMPILE"))
+    # one call with size=draws: the same values as ``draws`` calls (one random stream), without
+    # a Python-level loop over draws (pm.draw(..., draws=n) calls the function n times)
+    dist = prior.pymc_distribution.dist(**prior.parameters, size=draws)
+    return np.asarray(pm.draw(dist, random_seed=seed, mode="FAST_COMPILE")).reshape(draws)
 
 
 def prior_logp(prior: Prior, value: pt.TensorVariable):

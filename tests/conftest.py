@@ -32,6 +32,34 @@ ROOT = Path(__file__).resolve().parents[1]
 SWEEP = int(os.environ.get("BAYESCALE_SWEEP", "0"))
 #: Where a seed sweep collects the asserted quantities (JSON lines), unset in CI.
 MARGINS = os.environ.get("BAYESCALE_MARGINS")
+if os.environ.get("BAYESCALE_COMPILE_LOG"):  # which law configurations each process compiles
+
+    def _log_compiles(path: str) -> None:
+        import json
+        import time
+
+        from bayescale import sampling
+
+        original = sampling._compiled
+
+        def logged(law, n_groups=1):
+            known = sampling._key(law, n_groups) in sampling._COMPILED
+            t0 = time.perf_counter()
+            out = original(law, n_groups)
+            if not known:
+                record = {
+                    "pid": os.getpid(),
+                    "key": sampling._key(law, n_groups)[:200],
+                    "s": round(time.perf_counter() - t0, 2),
+                    "test": os.environ.get("PYTEST_CURRENT_TEST", ""),
+                }
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            return out
+
+        sampling._compiled = logged
+
+    _log_compiles(os.environ["BAYESCALE_COMPILE_LOG"])
 if os.environ.get("BAYESCALE_BROKEN"):  # a deliberately broken variant (tests/broken.py)
     from broken import apply as _apply_broken  # noqa: E402
 

@@ -126,7 +126,7 @@ def test_dask_local_cluster_agrees_with_local_processes(batch_dir, local_run):
     folder, manifest = batch_dir
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

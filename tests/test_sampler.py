@@ -59,7 +59,9 @@ def test_whitened_model_matches_the_naive_model():
 def test_pymc_fallback_agrees_with_nutpie(law, sim_runs, small_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        fit = law.fit(sim_runs, seed=3, sampler="pymc", draws=400, tune=400, chains=2, cores=1)
+        fit = law.fit(
+            sim_runs, seed=3, sampler="pymc", draws=400, tune=400, chains=2, cores=1, drift=False
+        )
     assert fit.settings["sampler"] == "pymc"
     assert fit.diagnostics["divergences"] == 0
     a, b = fit.summary(), small_fit.summary()
