@@ -105,7 +105,7 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
     >>> from bayescale import ChinchillaLaw
     >>> from bayescale.simulate import isoflop_design
     >>> design = isoflop_design([1e19], 3)
-    >>> pp = prior_predictive(ChinchillaLaw(priors="hoffmann2022"), design, draws=100)
+    >>> pp = ChinchillaLaw(priors="hoffmann2022").prior_predictive(design, draws=100)
     >>> pp.prior_predictive["loss"].dims
     ('chain', 'draw', 'run')
     """
