@@ -237,15 +237,8 @@ def backtest(
             raise ConfigError(
                 "give --holdout-compute-above (once or more) or --holdout-top-fraction"
             )
-        kw = dict(
-            interval=interval,
-            seed=seed,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            method=method.value,
-            n_boot=n_boot,
-        )
+        kw = {"interval": interval, "seed": seed, "method": method.value, "n_boot": n_boot}
+        kw.update(draws=draws, tune=tune, chains=chains)
         if method is BacktestMethod.bayes:
             kw["drift"] = drift
         if cutoffs:

@@ -47,6 +47,7 @@ PILOT_DRAWS = 150
 _MODELS: dict[str, Any] = {}
 _COMPILED: dict[str, Any] = {}
 _EXPANDERS: dict[str, Any] = {}
+_PRIOR_MEDIANS: dict[str, float] = {}
 
 
 def clear_compiled_cache() -> None:
@@ -54,6 +55,7 @@ def clear_compiled_cache() -> None:
     _MODELS.clear()
     _COMPILED.clear()
     _EXPANDERS.clear()
+    _PRIOR_MEDIANS.clear()
 
 
 @contextmanager
@@ -298,6 +300,17 @@ def _initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
 
 
 def _prior_median_unconstrained(prior) -> float:
+    """The prior's median on the sampler's unconstrained scale (a start for the pilot);
+    computed once per prior in a process (it needs prior draws and a small compiled graph)."""
+    import json
+
+    key = json.dumps(prior.to_dict(), sort_keys=True, default=str)
+    if key not in _PRIOR_MEDIANS:
+        _PRIOR_MEDIANS[key] = _compute_prior_median_unconstrained(prior)
+    return _PRIOR_MEDIANS[key]
+
+
+def _compute_prior_median_unconstrained(prior) -> float:
     import pytensor
     import pytensor.tensor as pt
     from pymc.distributions.transforms import _default_transform

@@ -134,6 +134,26 @@ def pytest_configure(config):
         os.environ["BAYESCALE_NOTEBOOK_CHECK"] = str(config.notebook_check[1])
 
 
+#: The files that take longest (model compilation and sampling), run first: pytest-xdist hands
+#: out files in collection order, so the two workers start with the long ones and the short
+#: ones fill the gaps at the end (``make test``'s wall time is the later worker's).
+LONGEST_FIRST = (
+    "test_laws.py",
+    "test_pooling.py",
+    "test_batch.py",
+    "test_calibration.py",
+    "test_cli.py",
+    "test_sampler.py",
+    "test_compare.py",
+    "test_backtest.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
+
+
 def pytest_collection_finish(session):
     if _xdist_worker(session.config) or getattr(session.config, "notebook_check", None):
         return

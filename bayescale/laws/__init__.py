@@ -1,4 +1,5 @@
-"""Scaling laws: small immutable descriptions, fitted by :mod:`bayescale.sampling`."""
+"""Scaling laws: small immutable descriptions (fitted by :mod:`bayescale.fitting`) and their
+registry."""
 
 from .base import LAWS, Law, law_from_dict, make_law, register_law
 from .broken_power import BrokenPowerLaw
