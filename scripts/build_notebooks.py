@@ -63,8 +63,9 @@ def notebook_from_source(path: Path):
     return nb
 
 
-def execute(nb, cwd: Path, quick: bool, timeout: int = 1800):
-    """Run every cell (in ``cwd``); raises on the first cell that errors."""
+def execute(nb, cwd: Path, quick: bool, timeout: int = 1800, km=None):
+    """Run every cell (in ``cwd``); raises on the first cell that errors. ``km``: a running
+    kernel's manager to reuse (the check runs all notebooks in one kernel)."""
     from nbclient import NotebookClient
 
     old = os.environ.get(QUICK_ENV)
@@ -72,7 +73,11 @@ def execute(nb, cwd: Path, quick: bool, timeout: int = 1800):
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     try:
         NotebookClient(
-            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+            nb,
+            km=km,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(cwd)}},
         ).execute()
     finally:
         if old is None:
@@ -82,28 +87,42 @@ def execute(nb, cwd: Path, quick: bool, timeout: int = 1800):
     return nb
 
 
+#: First cell of each notebook in the check's shared kernel: a clean namespace (imported
+#: modules, and bayescale's compiled models, stay: each law is compiled once for all notebooks).
+RESET = "%reset -f\nimport matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt"
+
+
 def check(out: Path, names: list[str]) -> int:
-    """Execute the stored notebooks with small draws into ``out``; return the failure count."""
+    """Execute the stored notebooks with small draws into ``out``, one after the other in one
+    kernel (namespace reset between them); return the failure count."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient.exceptions import CellExecutionError
 
     out.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        if names and path.stem not in names:
-            continue
-        t0 = time.perf_counter()
-        nb = nbformat.read(str(path), as_version=4)
-        try:
-            execute(nb, ROOT / "notebooks", quick=True, timeout=600)
-        except CellExecutionError as exc:
-            failures += 1
-            (out / f"{path.stem}.error").write_text(str(exc), encoding="utf-8")
-        except Exception as exc:  # kernel died, timeout, ...
-            failures += 1
-            (out / f"{path.stem}.error").write_text(f"{type(exc).__name__}: {exc}")
-        nbformat.write(nb, str(out / path.name))
-        print(f"{path.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    km = KernelManager(kernel_name="python3")
+    try:
+        for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+            if names and path.stem not in names:
+                continue
+            t0 = time.perf_counter()
+            nb = nbformat.read(str(path), as_version=4)
+            nb.cells.insert(0, nbformat.v4.new_code_cell(RESET))
+            try:
+                execute(nb, ROOT / "notebooks", quick=True, timeout=600, km=km)
+            except CellExecutionError as exc:
+                failures += 1
+                (out / f"{path.stem}.error").write_text(str(exc), encoding="utf-8")
+            except Exception as exc:  # kernel died, timeout, ...
+                failures += 1
+                (out / f"{path.stem}.error").write_text(f"{type(exc).__name__}: {exc}")
+            nb.cells.pop(0)
+            nbformat.write(nb, str(out / path.name))
+            print(f"{path.name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
     (out / "done").write_text(str(failures))  # for test processes that did not start the check
     return failures
 

@@ -125,8 +125,10 @@ def test_dask_local_cluster_agrees_with_local_processes(batch_dir, local_run):
 
     folder, manifest = batch_dir
     with (
+        # one in-process worker: the Dask path (submit, gather, records) without starting and
+        # compiling in another process; the local-processes run above covers process workers
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

@@ -78,3 +78,106 @@ def test_jax_sampler_without_jax_names_the_install(law, sim_runs, monkeypatch):
     )
     with pytest.raises(bs.ConfigError, match=r"needs jax.*pip install 'bayescale\[jax\]'"):
         law.fit(sim_runs, sampler="numpyro")
+
+
+# ------------------------------------------------------------------ backtest, report, batch
+@pytest.fixture()
+def backtest_calls(monkeypatch):
+    """Replace the backtest with a recorder (no sampling) returning a minimal result."""
+    calls: list = []
+
+    def fake_backtest(law, runs, **kwargs):
+        calls.append({"law": law, "runs": runs, **kwargs})
+        cutoff = kwargs.get("holdout_compute_above") or 1e20
+        return {"cutoff": cutoff, "diagnostics_ok": True}
+
+    monkeypatch.setattr("bayescale.backtest.backtest", fake_backtest)
+    return calls
+
+
+BACKTEST_CASES = [
+    (["--holdout-top-fraction", "0.3"], lambda c: c[0]["holdout_top_fraction"] == 0.3),
+    (
+        ["--holdout-compute-above", "1e20", "--holdout-compute-above", "1e21"],
+        lambda c: [x["holdout_compute_above"] for x in c] == [1e20, 1e21],
+    ),
+    (["--law", "kaplan-c"], lambda c: c[0]["law"].name == "kaplan-c"),
+    (["--noise", "constant"], lambda c: c[0]["law"].options()["noise"] == "constant"),
+    (["--interval", "0.8"], lambda c: c[0]["interval"] == 0.8),
+    (["--seed", "9"], lambda c: c[0]["seed"] == 9),
+    (
+        ["--draws", "50", "--tune", "60", "--chains", "3"],
+        lambda c: (c[0]["draws"], c[0]["tune"], c[0]["chains"]) == (50, 60, 3),
+    ),
+    ([], lambda c: c[0]["draws"] is None and c[0]["drift"] is True),  # adaptive, drift on
+    (["--no-drift"], lambda c: c[0]["drift"] is False),
+    (
+        ["--method", "bootstrap", "--n-boot", "11"],
+        lambda c: c[0]["method"] == "bootstrap" and c[0]["n_boot"] == 11 and "drift" not in c[0],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "flags, received", BACKTEST_CASES, ids=[" ".join(f) or "none" for f, _ in BACKTEST_CASES]
+)
+def test_backtest_option_reaches_the_backtest(
+    flags, received, backtest_calls, csv, capsys, monkeypatch
+):
+    if not any(f.startswith("--holdout") for f in flags):
+        flags = [*flags, "--holdout-top-fraction", "0.2"]
+    code, _, err = run_cli(["backtest", csv, *flags, "--json"], capsys, monkeypatch)
+    assert code == 0, err
+    assert received(backtest_calls), (flags, backtest_calls)
+
+
+def test_backtest_needs_exactly_one_kind_of_cut_off(backtest_calls, csv, capsys, monkeypatch):
+    code, _, err = run_cli(["backtest", csv], capsys, monkeypatch)
+    assert code == 2 and "--holdout-compute-above" in err and not backtest_calls
+    flags = ["--holdout-compute-above", "1e20", "--holdout-top-fraction", "0.2"]
+    code, _, _ = run_cli(["backtest", csv, *flags], capsys, monkeypatch)
+    assert code == 2 and not backtest_calls
+
+
+def test_report_options_reach_the_report(small_fit, tmp_path, capsys, monkeypatch):
+    calls: list = []
+
+    def fake_write_report(fit, out, *, fmt, compute):
+        calls.append({"out": out, "fmt": fmt, "compute": compute})
+        return out
+
+    monkeypatch.setattr("bayescale.report.write_report", fake_write_report)
+    fit_dir = small_fit.save(tmp_path / "fit")
+    argv = ["report", fit_dir, "--format", "md", "--out", tmp_path / "r", "--compute", "1e21"]
+    code, stdout, err = run_cli([*argv, "--compute", "1e22"], capsys, monkeypatch)
+    assert code == 0, err
+    assert calls == [{"out": tmp_path / "r", "fmt": "md", "compute": [1e21, 1e22]}]
+    code, _, _ = run_cli(["report", fit_dir], capsys, monkeypatch)  # default: html in the dir
+    assert calls[-1]["fmt"] == "html" and calls[-1]["out"] == fit_dir / "report.html"
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], {"workers": None, "scheduler": None, "force": False}),
+        (["--workers", "3", "--force"], {"workers": 3, "scheduler": None, "force": True}),
+        (["--scheduler", "tcp://h:8786"], {"workers": None, "scheduler": "tcp://h:8786"}),
+    ],
+)
+def test_batch_options_reach_run_batch(flags, expected, tmp_path, capsys, monkeypatch):
+    from bayescale.batch import BatchResult
+
+    calls: list = []
+
+    def fake_run_batch(manifest, out, **kwargs):
+        calls.append(kwargs)
+        return BatchResult(risks=None, jobs=[], out=out)
+
+    monkeypatch.setattr("bayescale.batch.run_batch", fake_run_batch)
+    argv = ["batch", tmp_path / "m.toml", "--out", tmp_path / "o", *flags]
+    code, _, err = run_cli(argv, capsys, monkeypatch)
+    assert code == 0, err
+    assert {k: calls[0][k] for k in expected} == expected
+    argv = ["batch", tmp_path / "m.toml", "--out", tmp_path / "o", "--workers", "0"]
+    code, _, err = run_cli(argv, capsys, monkeypatch)
+    assert code == 2 and "--workers" in err and len(calls) == 1

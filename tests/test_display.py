@@ -56,6 +56,17 @@ def test_result_tables_stay_dataframes_and_display(small_fit):
     assert "<table" in pred.T._repr_html_()
 
 
+def test_fit_html_flags_an_untrustworthy_fit(small_fit):
+    import copy
+
+    bad = copy.copy(small_fit)
+    problem = "R-hat 1.050 > 1.01 for 'E': the chains disagree"
+    bad.diagnostics = {**small_fit.diagnostics, "ok": False, "problems": [problem]}
+    html = bad._repr_html_()
+    assert "do not trust this fit yet" in html and "✓ diagnostics ok" not in html
+    assert "R-hat 1.050 &gt; 1.01 for &#x27;E&#x27;" in html  # the problem, HTML-escaped
+
+
 def test_fit_html_flags_diagnostics(small_fit):
     html = small_fit._repr_html_()
     assert "chinchilla" in html and "R-hat" in html and "ESS bulk" in html

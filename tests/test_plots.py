@@ -82,10 +82,19 @@ def test_plot_compare(small_fit, law, sim_runs):
 
 
 def test_savefig_300dpi(small_fit, tmp_path):
+    import struct
+
     ax = plots.plot_fit(small_fit)
+    width, height = ax.figure.get_size_inches()
     for ext in ("png", "pdf", "svg"):
         ax.figure.savefig(tmp_path / f"fit.{ext}", dpi=300)
-        assert (tmp_path / f"fit.{ext}").stat().st_size > 1000
+    png = (tmp_path / "fit.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    w_px, h_px = struct.unpack(">II", png[16:24])  # the IHDR chunk: pixels at 300 dpi
+    assert (w_px, h_px) == (round(width * 300), round(height * 300))
+    assert (tmp_path / "fit.pdf").read_bytes()[:5] == b"%PDF-"
+    svg = (tmp_path / "fit.svg").read_text()
+    assert "<svg" in svg and "<path" in svg  # vector output, with the drawn curves
 
 
 @pytest.mark.parametrize("x, label", [("N", "parameters N"), ("D", "tokens D")])
