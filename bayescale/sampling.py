@@ -1,24 +1,16 @@
-"""Sampling a law's posterior efficiently.
+"""Sampling a law's posterior: compile cache, pilot, whitening and (adaptive) main runs.
 
-The naive parametrisation of a power-law term, ``(log A, alpha)``, has a posterior correlation
-of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Two linear changes of
-variables (both with constant Jacobian, so the priors stay on the named parameters) fix this:
-
-1. **Centring.** A term ``A / N**alpha`` is sampled through its log value at the data's geometric
-   mean of ``N``, ``log A - alpha * mean(log N)``: the data pin that value down directly.
-2. **Whitening.** A short pilot run estimates the posterior mean and covariance of the
-   unconstrained coordinates ``u``; the main run samples ``w`` with ``u = loc + chol @ w``, so the
-   sampler sees a near-isotropic posterior (a dense mass matrix, found before tuning).
-
-The model is compiled once per law configuration (priors, likelihood) and reused for any data
-through ``nutpie``'s ``with_data``; the data, centres, ``loc`` and ``chol`` are all model data.
+The model (:mod:`bayescale.model`) is compiled once per law configuration (priors, likelihood)
+and reused for any data through ``nutpie``'s ``with_data``. A short pilot run estimates the
+posterior mean and covariance of the unconstrained coordinates; the main run samples the
+whitened coordinates ``w`` (a dense mass matrix, found before tuning), with more draws while the
+diagnostics fail (:func:`_sample_adaptive`). :func:`sample_posterior` returns draws and knows
+nothing of :class:`~bayescale.fit.Fit` or of the drift (:mod:`bayescale.fitting` builds those).
 """
 
 from __future__ import annotations
 
 import time
-import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +19,16 @@ import pandas as pd
 
 from . import constants as K
 from .diagnostics import diagnose
-from .exceptions import DataError
 from .laws.base import Law
-from .priors import draw_prior, prior_logp, unconstrained_prior
+from .model import (
+    _PRIOR_MEDIANS,
+    build_model,
+    build_naive_model,
+    group_names,
+    initial_loc,
+    model_data,
+    quiet,
+)
 
 __all__ = [
     "sample_posterior",
@@ -47,7 +46,6 @@ PILOT_DRAWS = 150
 _MODELS: dict[str, Any] = {}
 _COMPILED: dict[str, Any] = {}
 _EXPANDERS: dict[str, Any] = {}
-_PRIOR_MEDIANS: dict[str, float] = {}
 
 
 def clear_compiled_cache() -> None:
@@ -58,135 +56,6 @@ def clear_compiled_cache() -> None:
     _PRIOR_MEDIANS.clear()
 
 
-@contextmanager
-def _quiet():
-    """Silence third-party chatter that is not actionable for bayescale's users."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")
-        warnings.filterwarnings("ignore", message=".*[Nn]umba.*")
-        # nutpie runs on numba; PyTensor's C-BLAS probe is irrelevant to it.
-        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-        yield
-
-
-def _centred_inputs(law: Law) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(x for _, x in law.amplitudes.values()))
-
-
-def _slots(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
-    """Layout of the unconstrained vector: (kind, name, size) in sampling order.
-
-    kinds: ``scalar`` (one value), ``group`` (one per group), ``hyper`` (a population
-    parameter), ``z`` (standardised group offsets of a partially pooled exponent,
-    non-centred: ``log alpha_g = alpha_mu + alpha_tau * z_g``; for exponents that each group's
-    data pin down), ``pooled`` (the same exponent centred: the log values themselves,
-    ``log a_g ~ Normal(a_mu, a_tau)``; for exponents the data pin down per group, see
-    :attr:`Law.centred_exponents`). Both give the same posterior; they differ in geometry.
-    """
-    slots: list[tuple[str, str, int]] = []
-    for name in law.sampled_params:
-        if name in law.pooled_exponents:
-            slots += [
-                ("hyper", f"{name}_mu", 1),
-                ("hyper", f"{name}_tau", 1),
-                ("pooled" if name in law.centred_exponents else "z", name, n_groups),
-            ]
-        elif law.grouped and name in law.params:
-            slots.append(("group", name, n_groups))
-        else:
-            slots.append(("scalar", name, 1))
-    return slots
-
-
-def build_model(law: Law, n_groups: int = 1):
-    """Build the (centred, whitened) PyMC model of ``law`` with placeholder data.
-
-    Free variable: ``w``, the whitened unconstrained coordinates (see :func:`_slots`).
-    Deterministics: each named parameter (a vector over groups when the law is grouped) and the
-    population parameters. Data: ``logx_<input>``, ``centre_<input>``, ``y`` (target on the
-    observation scale), ``group_idx``, ``loc``, ``chol``.
-    """
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    slots = _slots(law, n_groups)
-    k = sum(size for _, _, size in slots)
-    centred = _centred_inputs(law)
-    with pm.Model() as model:
-        logx = {x: pm.Data(f"logx_{x}", np.zeros(2)) for x in law.inputs}
-        centre = {x: pm.Data(f"centre_{x}", 0.0) for x in centred}
-        y = pm.Data("y", np.zeros(2))
-        gidx = pm.Data("group_idx", np.zeros(2, dtype="int64")) if law.grouped else None
-        loc = pm.Data("loc", np.zeros(k))
-        chol = pm.Data("chol", np.eye(k))
-        w = pm.Flat("w", shape=k)
-        u = loc + pt.dot(chol, w)
-
-        seg: dict[str, Any] = {}
-        offset = 0
-        for kind, name, size in slots:
-            seg[name] = u[offset] if kind in ("scalar", "hyper") else u[offset : offset + size]
-            offset += size
-
-        values: dict[str, Any] = {}
-        logps = []
-        for kind, name, _ in slots:  # everything but amplitudes and pooled exponents
-            if kind in ("scalar", "group", "hyper") and name not in law.amplitudes:
-                values[name], lp = unconstrained_prior(law.priors[name], seg[name])
-                logps.append(pt.sum(lp))
-        for kind, name, _ in slots:  # population of log exponents
-            mu, tau = values.get(f"{name}_mu"), values.get(f"{name}_tau")
-            if kind == "z":  # non-centred
-                logps.append(pt.sum(-0.5 * seg[name] ** 2))
-                values[name] = pt.exp(mu + tau * seg[name])
-            elif kind == "pooled":  # centred: Normal(mu, tau) density of the log values
-                logps.append(pt.sum(-0.5 * ((seg[name] - mu) / tau) ** 2 - pt.log(tau)))
-                values[name] = pt.exp(seg[name])
-        for _, name, _ in slots:
-            if name in law.amplitudes:
-                exponent, x = law.amplitudes[name]
-                values["log_" + name] = seg[name]  # log of the term at the centre of the data
-                log_amp = seg[name] + values[exponent] * centre[x]
-                values[name] = pt.exp(log_amp)
-                logps.append(pt.sum(prior_logp(law.priors[name], values[name]) + log_amp))
-        pm.Potential("log_prior", pt.sum(pt.stack(logps)))
-        for name in (*law.sampled_params, *law.hyper_params):
-            pm.Deterministic(name, values[name])
-
-        if law.grouped:  # each run sees its group's parameters
-            for name in law.params:
-                values[name] = values[name][gidx]
-                if name in law.amplitudes:
-                    values["log_" + name] = values["log_" + name][gidx]
-        lx = {**logx, **{f"centre_{x}": c for x, c in centre.items()}}
-        mu = law.location(values, lx, pt)
-        noisy = law.likelihood_params(values, lx, pt)
-        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
-    return model
-
-
-def build_naive_model(law: Law, runs: pd.DataFrame):
-    """The textbook PyMC model of ``law``: every named parameter a random variable with its
-    prior, raw (uncentred) inputs. Same posterior as :func:`build_model`, much harder geometry;
-    kept as the reference that benchmarks and correctness tests compare against."""
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    with pm.Model() as model:
-        values: dict[str, Any] = {}
-        for name in law.sampled_params:
-            values[name] = law.priors[name].create_variable(name)
-            if name in law.amplitudes:
-                values["log_" + name] = pt.log(values[name])
-        logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
-        y = law.to_observed(runs[law.target].to_numpy(float))
-        mu = law.location(values, logx, pt)
-        noisy = law.likelihood_params(values, logx, pt)
-        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
-    return model
-
-
 def _key(law: Law, n_groups: int) -> str:
     return law.cache_key() + (f"|groups={n_groups}" if law.grouped else "")
 
@@ -194,7 +63,7 @@ def _key(law: Law, n_groups: int) -> str:
 def _model(law: Law, n_groups: int = 1):
     key = _key(law, n_groups)
     if key not in _MODELS:
-        with _quiet():
+        with quiet():
             _MODELS[key] = build_model(law, n_groups)
     return _MODELS[key]
 
@@ -206,7 +75,7 @@ def _compiled(law: Law, n_groups: int = 1) -> tuple[Any, float]:
     import nutpie
 
     t0 = time.perf_counter()
-    with _quiet():
+    with quiet():
         # nutpie keeps only ``w``: the named parameters are computed afterwards, for all draws
         # at once (:func:`_named_draws`), which spares a third of the compile time
         compiled = nutpie.compile_pymc_model(_model(law, n_groups), var_names=["w"])
@@ -227,7 +96,7 @@ def _expander(law: Law, n_groups: int) -> tuple[list[str], Any]:
         names = [*law.sampled_params, *law.hyper_params]
         w_batch = pt.matrix("w_batch")
         outputs = vectorize_graph([model[n] for n in names], replace={model["w"]: w_batch})
-        with _quiet():
+        with quiet():
             fn = pytensor.function(
                 [w_batch], outputs, mode="FAST_COMPILE", on_unused_input="ignore"
             )
@@ -244,7 +113,7 @@ def _named_draws(law: Law, n_groups: int, posterior, settings: dict[str, Any]):
     names, fn = _expander(law, n_groups)
     w = posterior["w"].to_numpy()
     chains, draws = w.shape[:2]
-    with _quiet():
+    with quiet():
         pm.set_data(settings, model=_model(law, n_groups))
     values = fn(w.reshape(chains * draws, -1))
     out = posterior.copy()
@@ -253,75 +122,6 @@ def _named_draws(law: Law, n_groups: int, posterior, settings: dict[str, Any]):
         dims = (K.CHAIN, K.DRAW, *[f"{name}_dim_{i}" for i in range(value.ndim - 2)])
         out[name] = xr.DataArray(value, dims=dims)
     return out
-
-
-def group_names(law: Law, runs: pd.DataFrame) -> list[str]:
-    """Sorted group labels of a grouped law's runs (one entry, "all", otherwise)."""
-    if not law.grouped:
-        return ["all"]
-    if K.GROUP not in runs.columns:
-        raise DataError(
-            f"pooling={law.pooling!r} needs a 'group' column (or --group-column) in the runs"
-        )
-    return sorted(runs[K.GROUP].astype(str).unique())
-
-
-def _data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
-    data = {"y": law.to_observed(runs[law.target].to_numpy(float))}
-    if law.grouped:
-        codes = {g: i for i, g in enumerate(groups)}
-        data["group_idx"] = runs[K.GROUP].astype(str).map(codes).to_numpy("int64")
-    centred = _centred_inputs(law)
-    for x in law.inputs:
-        logx = np.log(runs[x].to_numpy(float))
-        if x in centred:
-            centre = float(logx.mean())
-            data[f"centre_{x}"] = np.asarray(centre)
-            logx = logx - centre
-        data[f"logx_{x}"] = logx
-    return data
-
-
-def _initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
-    """A sensible start for the pilot: prior medians, and an even split of the loss."""
-    loc: list[float] = []
-    typical = float(np.median(runs[law.target]))
-    for kind, name, size in _slots(law, n_groups):
-        if kind == "z":
-            value = 0.0
-        elif kind == "pooled":
-            value = _prior_median_unconstrained(law.priors[f"{name}_mu"])
-        elif name in law.amplitudes:
-            value = float(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
-        else:
-            value = _prior_median_unconstrained(law.priors[name])
-        loc += [value] * size
-    return np.asarray(loc)
-
-
-def _prior_median_unconstrained(prior) -> float:
-    """The prior's median on the sampler's unconstrained scale (a start for the pilot);
-    computed once per prior in a process (it needs prior draws and a small compiled graph)."""
-    import json
-
-    key = json.dumps(prior.to_dict(), sort_keys=True, default=str)
-    if key not in _PRIOR_MEDIANS:
-        _PRIOR_MEDIANS[key] = _compute_prior_median_unconstrained(prior)
-    return _PRIOR_MEDIANS[key]
-
-
-def _compute_prior_median_unconstrained(prior) -> float:
-    import pytensor
-    import pytensor.tensor as pt
-    from pymc.distributions.transforms import _default_transform
-
-    dist = prior.pymc_distribution.dist(**prior.parameters)
-    median = np.median(draw_prior(prior, 201))
-    transform = _default_transform(dist.owner.op, dist)
-    if transform is not None:
-        forward = transform.forward(pt.as_tensor(median), *dist.owner.inputs)
-        median = pytensor.function([], forward, mode="FAST_COMPILE")()
-    return float(median)
 
 
 def _run(
@@ -342,7 +142,7 @@ def _run(
 ):
     """One sampler run; returns (posterior Dataset of w and named params, sample_stats)."""
     settings = dict(loc=loc, chol=chol, **data)
-    with _quiet():
+    with quiet():
         if sampler == "nutpie":
             import nutpie
 
@@ -519,12 +319,12 @@ def sample_posterior(
     """
     groups = group_names(law, runs)
     n_groups = len(groups)
-    data = _data(law, runs, groups)
+    data = model_data(law, runs, groups)
     timing = {"compile_s": 0.0}
     if sampler == "nutpie":
         _, timing["compile_s"] = _compiled(law, n_groups)
     run_kw = dict(tune=tune, chains=chains, cores=cores, n_groups=n_groups)
-    loc0 = _initial_loc(law, runs, n_groups)
+    loc0 = initial_loc(law, runs, n_groups)
     t0 = time.perf_counter()
     pilot, _ = _run(
         law,

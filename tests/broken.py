@@ -17,14 +17,14 @@ def _detached() -> None:
     """The likelihood no longer sees the data: observed targets are shuffled across runs."""
     from bayescale import sampling
 
-    original = sampling._data
+    original = sampling.model_data
 
     def shuffled(law, runs, groups):
         data = original(law, runs, groups)
         data["y"] = np.random.default_rng(0).permutation(data["y"])
         return data
 
-    sampling._data = shuffled
+    sampling.model_data = shuffled
 
 
 def _prior() -> None:
@@ -51,10 +51,10 @@ def _jacobian() -> None:
     """The whitened model forgets the Jacobian of the amplitudes' log transform."""
     import pytensor.tensor as pt
 
-    from bayescale import sampling
+    from bayescale import model
 
-    original = sampling.prior_logp
-    sampling.prior_logp = lambda prior, value: original(prior, value) - pt.log(value)
+    original = model.prior_logp
+    model.prior_logp = lambda prior, value: original(prior, value) - pt.log(value)
 
 
 VARIANTS: dict[str, Callable[[], None]] = {

@@ -71,9 +71,10 @@ def test_point_fit_refuses_what_it_cannot_do(replication_runs):
 def test_map_of_the_default_model_is_near_its_posterior_median(law, chinchilla_fit):
     """The default (noise growing off the optimum) MAP on the replication's 240 runs: near the
     posterior medians of the same model on the same runs (sampled here, not copied)."""
-    fit = point_fit(law, chinchilla_fit.runs, method="map")
+    runs = chinchilla_fit.runs
+    fit = point_fit(law, runs, method="map")
     s, post = fit.summary(), chinchilla_fit.summary()
     for p in ("E", "alpha", "beta", "sigma_slope"):
         assert s.loc[p, "median"] == pytest.approx(post.loc[p, "median"], rel=0.03), p
-    boot = point_fit(law, replication_runs, method="bootstrap", n_boot=5)
+    boot = point_fit(law, runs, method="bootstrap", n_boot=5)
     assert (boot.posterior["sigma_slope"] == 0).all()  # the usual practice: constant noise

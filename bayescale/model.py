@@ -1,0 +1,230 @@
+"""The PyMC model of a law as bayescale samples it: centred and whitened.
+
+The naive parametrisation of a power-law term, ``(log A, alpha)``, has a posterior correlation
+of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Two linear changes of
+variables (both with constant Jacobian, so the priors stay on the named parameters) fix this:
+
+1. **Centring.** A term ``A / N**alpha`` is sampled through its log value at the data's geometric
+   mean of ``N``, ``log A - alpha * mean(log N)``: the data pin that value down directly.
+2. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
+   coordinates), ``loc`` and ``chol`` found by a pilot run (:mod:`bayescale.sampling`), so the
+   posterior it samples is near-isotropic.
+
+The data, centres, ``loc`` and ``chol`` are model data (``pm.Data``), so one compiled model
+serves any runs. :func:`build_naive_model` is the textbook model, kept as the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import constants as K
+from .exceptions import DataError
+from .laws.base import Law
+from .priors import draw_prior, prior_logp, unconstrained_prior
+
+__all__ = ["build_model", "build_naive_model", "group_names", "model_data", "initial_loc", "quiet"]
+
+_PRIOR_MEDIANS: dict[str, float] = {}
+
+
+@contextmanager
+def quiet():
+    """Silence third-party chatter that is not actionable for bayescale's users."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*Cannot cache compiled function.*")
+        warnings.filterwarnings("ignore", message=".*[Nn]umba.*")
+        # nutpie runs on numba; PyTensor's C-BLAS probe is irrelevant to it.
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+        yield
+
+
+def centred_inputs(law: Law) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(x for _, x in law.amplitudes.values()))
+
+
+def layout(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
+    """Layout of the unconstrained vector: (kind, name, size) in sampling order.
+
+    kinds: ``scalar`` (one value), ``group`` (one per group), ``hyper`` (a population
+    parameter), ``z`` (standardised group offsets of a partially pooled exponent,
+    non-centred: ``log alpha_g = alpha_mu + alpha_tau * z_g``; for exponents that each group's
+    data pin down), ``pooled`` (the same exponent centred: the log values themselves,
+    ``log a_g ~ Normal(a_mu, a_tau)``; for exponents the data pin down per group, see
+    :attr:`Law.centred_exponents`). Both give the same posterior; they differ in geometry.
+    """
+    slots: list[tuple[str, str, int]] = []
+    for name in law.sampled_params:
+        if name in law.pooled_exponents:
+            slots += [
+                ("hyper", f"{name}_mu", 1),
+                ("hyper", f"{name}_tau", 1),
+                ("pooled" if name in law.centred_exponents else "z", name, n_groups),
+            ]
+        elif law.grouped and name in law.params:
+            slots.append(("group", name, n_groups))
+        else:
+            slots.append(("scalar", name, 1))
+    return slots
+
+
+def build_model(law: Law, n_groups: int = 1):
+    """Build the (centred, whitened) PyMC model of ``law`` with placeholder data.
+
+    Free variable: ``w``, the whitened unconstrained coordinates (see :func:`layout`).
+    Deterministics: each named parameter (a vector over groups when the law is grouped) and the
+    population parameters. Data: ``logx_<input>``, ``centre_<input>``, ``y`` (target on the
+    observation scale), ``group_idx``, ``loc``, ``chol``.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    slots = layout(law, n_groups)
+    k = sum(size for _, _, size in slots)
+    centred = centred_inputs(law)
+    with pm.Model() as model:
+        logx = {x: pm.Data(f"logx_{x}", np.zeros(2)) for x in law.inputs}
+        centre = {x: pm.Data(f"centre_{x}", 0.0) for x in centred}
+        y = pm.Data("y", np.zeros(2))
+        gidx = pm.Data("group_idx", np.zeros(2, dtype="int64")) if law.grouped else None
+        loc = pm.Data("loc", np.zeros(k))
+        chol = pm.Data("chol", np.eye(k))
+        w = pm.Flat("w", shape=k)
+        u = loc + pt.dot(chol, w)
+
+        seg: dict[str, Any] = {}
+        offset = 0
+        for kind, name, size in slots:
+            seg[name] = u[offset] if kind in ("scalar", "hyper") else u[offset : offset + size]
+            offset += size
+
+        values: dict[str, Any] = {}
+        logps = []
+        for kind, name, _ in slots:  # everything but amplitudes and pooled exponents
+            if kind in ("scalar", "group", "hyper") and name not in law.amplitudes:
+                values[name], lp = unconstrained_prior(law.priors[name], seg[name])
+                logps.append(pt.sum(lp))
+        for kind, name, _ in slots:  # population of log exponents
+            mu, tau = values.get(f"{name}_mu"), values.get(f"{name}_tau")
+            if kind == "z":  # non-centred
+                logps.append(pt.sum(-0.5 * seg[name] ** 2))
+                values[name] = pt.exp(mu + tau * seg[name])
+            elif kind == "pooled":  # centred: Normal(mu, tau) density of the log values
+                logps.append(pt.sum(-0.5 * ((seg[name] - mu) / tau) ** 2 - pt.log(tau)))
+                values[name] = pt.exp(seg[name])
+        for _, name, _ in slots:
+            if name in law.amplitudes:
+                exponent, x = law.amplitudes[name]
+                values["log_" + name] = seg[name]  # log of the term at the centre of the data
+                log_amp = seg[name] + values[exponent] * centre[x]
+                values[name] = pt.exp(log_amp)
+                logps.append(pt.sum(prior_logp(law.priors[name], values[name]) + log_amp))
+        pm.Potential("log_prior", pt.sum(pt.stack(logps)))
+        for name in (*law.sampled_params, *law.hyper_params):
+            pm.Deterministic(name, values[name])
+
+        if law.grouped:  # each run sees its group's parameters
+            for name in law.params:
+                values[name] = values[name][gidx]
+                if name in law.amplitudes:
+                    values["log_" + name] = values["log_" + name][gidx]
+        lx = {**logx, **{f"centre_{x}": c for x, c in centre.items()}}
+        mu = law.location(values, lx, pt)
+        noisy = law.likelihood_params(values, lx, pt)
+        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
+    return model
+
+
+def build_naive_model(law: Law, runs: pd.DataFrame):
+    """The textbook PyMC model of ``law``: every named parameter a random variable with its
+    prior, raw (uncentred) inputs. Same posterior as :func:`build_model`, much harder geometry;
+    kept as the reference that benchmarks and correctness tests compare against."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    with pm.Model() as model:
+        values: dict[str, Any] = {}
+        for name in law.sampled_params:
+            values[name] = law.priors[name].create_variable(name)
+            if name in law.amplitudes:
+                values["log_" + name] = pt.log(values[name])
+        logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
+        y = law.to_observed(runs[law.target].to_numpy(float))
+        mu = law.location(values, logx, pt)
+        noisy = law.likelihood_params(values, logx, pt)
+        pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
+    return model
+
+
+def group_names(law: Law, runs: pd.DataFrame) -> list[str]:
+    """Sorted group labels of a grouped law's runs (one entry, "all", otherwise)."""
+    if not law.grouped:
+        return ["all"]
+    if K.GROUP not in runs.columns:
+        raise DataError(
+            f"pooling={law.pooling!r} needs a 'group' column (or --group-column) in the runs"
+        )
+    return sorted(runs[K.GROUP].astype(str).unique())
+
+
+def model_data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
+    data = {"y": law.to_observed(runs[law.target].to_numpy(float))}
+    if law.grouped:
+        codes = {g: i for i, g in enumerate(groups)}
+        data["group_idx"] = runs[K.GROUP].astype(str).map(codes).to_numpy("int64")
+    centred = centred_inputs(law)
+    for x in law.inputs:
+        logx = np.log(runs[x].to_numpy(float))
+        if x in centred:
+            centre = float(logx.mean())
+            data[f"centre_{x}"] = np.asarray(centre)
+            logx = logx - centre
+        data[f"logx_{x}"] = logx
+    return data
+
+
+def initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
+    """A sensible start for the pilot: prior medians, and an even split of the loss."""
+    loc: list[float] = []
+    typical = float(np.median(runs[law.target]))
+    for kind, name, size in layout(law, n_groups):
+        if kind == "z":
+            value = 0.0
+        elif kind == "pooled":
+            value = _prior_median_unconstrained(law.priors[f"{name}_mu"])
+        elif name in law.amplitudes:
+            value = float(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
+        else:
+            value = _prior_median_unconstrained(law.priors[name])
+        loc += [value] * size
+    return np.asarray(loc)
+
+
+def _prior_median_unconstrained(prior) -> float:
+    """The prior's median on the sampler's unconstrained scale (a start for the pilot);
+    computed once per prior in a process (it needs prior draws and a small compiled graph)."""
+    key = json.dumps(prior.to_dict(), sort_keys=True, default=str)
+    if key not in _PRIOR_MEDIANS:
+        _PRIOR_MEDIANS[key] = _compute_prior_median_unconstrained(prior)
+    return _PRIOR_MEDIANS[key]
+
+
+def _compute_prior_median_unconstrained(prior) -> float:
+    import pytensor
+    import pytensor.tensor as pt
+    from pymc.distributions.transforms import _default_transform
+
+    dist = prior.pymc_distribution.dist(**prior.parameters)
+    median = np.median(draw_prior(prior, 201))
+    transform = _default_transform(dist.owner.op, dist)
+    if transform is not None:
+        forward = transform.forward(pt.as_tensor(median), *dist.owner.inputs)
+        median = pytensor.function([], forward, mode="FAST_COMPILE")()
+    return float(median)
