@@ -1,7 +1,6 @@
 # `make demo` and `make test` do all set-up themselves: they create .venv when it is missing and
 # install bayescale with its test extras; a second run reinstalls nothing (the stamp file below is
-# newer than pyproject.toml). --no-compile: Python compiles only the modules it imports, on first
-# import, instead of every file of every dependency at install time.
+# newer than pyproject.toml).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
