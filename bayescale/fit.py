@@ -205,8 +205,7 @@ class Fit:
         >>> p["alpha"].shape
         (600, 1)
         """
-        self.select(group)  # checks group
-        return self.law.flat_draws(self.posterior, group)
+        return self.law.flat_draws(self.select(group))
 
     def select(self, group: str | None = None) -> xr.Dataset:
         """The posterior; for a grouped (pooled) fit restricted to one group's parameters
