@@ -34,6 +34,11 @@ __all__ = ["build_model", "build_naive_model", "group_names", "model_data", "ini
 _PRIOR_MEDIANS: dict[str, float] = {}
 
 
+def clear_prior_medians() -> None:
+    """Forget the pilot's cached starting points (see :func:`initial_loc`)."""
+    _PRIOR_MEDIANS.clear()
+
+
 @contextmanager
 def quiet():
     """Silence third-party chatter that is not actionable for bayescale's users."""

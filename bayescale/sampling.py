@@ -21,9 +21,9 @@ from . import constants as K
 from .diagnostics import diagnose
 from .laws.base import Law
 from .model import (
-    _PRIOR_MEDIANS,
     build_model,
     build_naive_model,
+    clear_prior_medians,
     group_names,
     initial_loc,
     model_data,
@@ -53,7 +53,7 @@ def clear_compiled_cache() -> None:
     _MODELS.clear()
     _COMPILED.clear()
     _EXPANDERS.clear()
-    _PRIOR_MEDIANS.clear()
+    clear_prior_medians()
 
 
 def _key(law: Law, n_groups: int) -> str:
