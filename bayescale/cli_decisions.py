@@ -12,12 +12,14 @@ import typer
 from .cli_app import (
     AsJson,
     Chains,
+    Column,
     Draws,
     FitDir,
     Interval,
     Noise,
     Tune,
     app,
+    column_map,
     emit_json,
     library_calls,
     warn,
@@ -77,6 +79,8 @@ def predict(
 
             raise ConfigError(f"give as many --n as --d values, got {len(n)} and {len(d)}")
         table = predict_loss(fit, n, d, interval=interval, target=target)
+    if fit.drift is None and (table["compute_factor"] > 1).any():
+        warn(f"extrapolating beyond the largest fitted run with {fit.drift_note}")
     if as_json:
         rows = [
             {
@@ -165,42 +169,52 @@ def allocate(
 @app.command("target")
 def target_cmd(
     fit_dir: FitDir,
-    loss: Annotated[float, typer.Option("--loss", help="Target loss.")],
+    loss: Annotated[
+        list[float], typer.Option("--loss", help="Target loss (repeat for several targets).")
+    ],
     interval: Interval = 0.9,
     as_json: AsJson = False,
 ) -> None:
-    """Compute (and N*, D*) needed to reach a target loss, and P(unreachable)."""
+    """Compute (and N*, D*) needed to reach a target loss, and P(unreachable).
+
+    With one ``--loss`` the JSON is one object; with several, a list of such objects in the
+    order given.
+    """
     from .predict import compute_for_loss, quantity
 
     with library_calls():
         from .fit import load_fit
 
         table = compute_for_loss(load_fit(fit_dir), loss, interval=interval)
-    r = table.iloc[0]
     if as_json:
-        emit_json(
+        docs = [
             {
                 "interval": interval,
-                "target": loss,
+                "target": float(r["target"]),
                 "prob_unreachable": float(r["prob_unreachable"]),
                 **{q: quantity(r, q) for q in ("compute", "N_opt", "D_opt")},
             }
-        )
+            for _, r in table.iterrows()
+        ]
+        emit_json(docs[0] if len(docs) == 1 else docs)
         return
+    shown = ", ".join(f"{x:g}" for x in loss)
     _human(
         table,
         {"compute [FLOPs]": ("compute", False), "N_opt": ("N_opt", True), "D_opt": ("D_opt", True)},
-        f"To reach loss {loss:g} compute-optimally, median [{interval:.0%} interval] "
+        f"To reach loss {shown} compute-optimally, median [{interval:.0%} interval] "
         "(inf: not reached at that probability)",
-        ("target", [f"{loss:g}"]),
+        ("target", [f"{x:g}" for x in loss]),
     )
-    typer.echo(f"P(target unreachable: E >= {loss:g}) = {r['prob_unreachable']:.3f}")
+    for x, p in zip(loss, table["prob_unreachable"], strict=True):
+        typer.echo(f"P(target unreachable: E >= {x:g}) = {p:.3f}")
 
 
 @app.command()
 def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
     law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
+    column: Column = None,
     noise: Noise = None,
     holdout_compute_above: Annotated[
         list[float] | None,
@@ -232,6 +246,7 @@ def backtest(
         from .laws import make_law
 
         model = make_law(law, **({"noise": noise} if noise is not None else {}))
+        runs = model.load_runs(runs, columns=column_map(column))
         cutoffs = holdout_compute_above or []
         if bool(cutoffs) == (holdout_top_fraction is not None):
             raise ConfigError(

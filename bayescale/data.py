@@ -30,6 +30,7 @@ __all__ = [
     "split_by_compute",
     "runs_sha256",
     "file_sha256",
+    "column_hint",
 ]
 
 _MAX_ROWS_NAMED = 8
@@ -209,7 +210,7 @@ def load_runs(
         raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
     frame, attrs, from_file = _read_source(source)
     where = f" in {attrs['source']}" if from_file else ""
-    frame = _rename_columns(frame, columns, target, where)
+    frame = _rename_columns(frame, columns, target, where, require)
     _check_columns_present(frame, target, where)
     rows = _Rows(frame, from_file)
 
@@ -218,9 +219,10 @@ def load_runs(
     extra = {}
     for col in require:
         if col not in frame.columns:
-            raise DataError(
-                f"missing column '{col}'{where}; found: {list(map(str, frame.columns))[:10]}"
-            )
+            found = list(map(str, frame.columns))
+            source = column_hint(col, found)
+            hint = f"; did you mean --column {col}={source}?" if source else ""
+            raise DataError(f"missing column '{col}'{where}; found: {found[:12]}{hint}")
         extra[col] = _numeric(frame, col, rows)
     d, c = _tokens_and_compute(frame, n, rows, float(flops_per_param_token))
 
@@ -263,22 +265,69 @@ def _read_source(source: Any) -> tuple[pd.DataFrame, dict[str, str], bool]:
 
 
 def _rename_columns(
-    frame: pd.DataFrame, columns: Mapping[str, str] | None, target: str, where: str
+    frame: pd.DataFrame,
+    columns: Mapping[str, str] | None,
+    target: str,
+    where: str,
+    require: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Apply ``columns=`` (bayescale name -> source name); a clashing source column goes."""
     if not columns:
         return frame
-    unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
+    known = (K.N, K.D, K.C, target, K.GROUP, *require)
+    unknown = [k for k in columns if k not in known]
     if unknown:
-        raise DataError(f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group")
+        raise DataError(
+            f"columns= maps unknown name(s) {unknown}; known: {', '.join(dict.fromkeys(known))}"
+        )
     missing_src = [v for v in columns.values() if v not in frame.columns]
     if missing_src:
         raise DataError(
             f"column(s) {missing_src} named in columns= not found{where}; "
-            f"found: {list(frame.columns)}"
+            f"found: {list(map(str, frame.columns))[:12]}"
         )
-    clash = [k for k, v in columns.items() if k in frame.columns and k != v]
+    sources = list(columns.values())
+    twice = _duplicated(sources)
+    if twice:
+        raise DataError(f"columns= maps column(s) {twice} to more than one name")
+    clash = [k for k, v in columns.items() if k in frame.columns and k != v and k not in sources]
     return frame.drop(columns=clash).rename(columns={v: k for k, v in columns.items()})
+
+
+#: Common spellings of bayescale's columns in other tools' tables (for the missing-column hint).
+_ALIASES = {
+    K.N: ("params", "n_params", "num_params", "parameters", "model_size", "nparams", "size"),
+    K.D: ("tokens", "n_tokens", "num_tokens", "train_tokens", "data", "tokens_seen"),
+    K.C: ("flops", "compute", "train_flops", "flop"),
+    K.LOSS: ("val_loss", "eval_loss", "valid_loss", "validation_loss", "train_loss", "ce_loss"),
+}
+
+
+def column_hint(name: str, found: list[str]) -> str | None:
+    """The source column that probably means ``name`` (same name in another case, a common
+    alias, or a close spelling), or None.
+
+    Examples
+    --------
+    >>> column_hint("loss", ["params", "tokens", "Loss"])
+    'Loss'
+    >>> column_hint("N", ["params", "tokens", "val_loss"])
+    'params'
+    """
+    import difflib
+
+    lower = {f.lower(): f for f in found}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    for alias in _ALIASES.get(name, ()):
+        if alias in lower:
+            return lower[alias]
+    spellings = [name.lower()] if len(name) > 2 else []
+    for spelling in [*spellings, *_ALIASES.get(name, ())]:
+        close = difflib.get_close_matches(spelling, list(lower), n=1, cutoff=0.75)
+        if close:
+            return lower[close[0]]
+    return None
 
 
 def _check_columns_present(frame: pd.DataFrame, target: str, where: str) -> None:
@@ -286,11 +335,26 @@ def _check_columns_present(frame: pd.DataFrame, target: str, where: str) -> None
     if K.D not in frame.columns and K.C not in frame.columns:
         missing.append("D (or C)")
     if missing:
+        found = list(map(str, frame.columns))
         known = {K.N, K.D, K.C, target, K.GROUP}
-        hint = "" if known & set(map(str, frame.columns)) else " (is this a CSV of runs?)"
+        hints = {}
+        for m in missing:
+            for name in (K.D, K.C) if m == "D (or C)" else (m,):
+                source = column_hint(name, found)
+                if source is not None and source not in known and source not in hints.values():
+                    hints[name] = source
+                    break
+        if hints:
+            maps = ", ".join(f"{k!r}: {v!r}" for k, v in hints.items())
+            flags = " ".join(f"--column {k}={v}" for k, v in hints.items())
+            hint = f"; did you mean columns={{{maps}}} (CLI: {flags})?"
+        elif not known & set(found):
+            hint = " (is this a CSV of runs?)"
+        else:
+            hint = ""
         raise DataError(
             f"missing column(s) {', '.join(repr(m) for m in missing)}{where}; "
-            f"found: {list(map(str, frame.columns))[:10]}{hint}"
+            f"found: {found[:12]}{hint}"
         )
     if len(frame) == 0:
         raise DataError(f"runs table{where} has a header but no rows")

@@ -16,6 +16,7 @@ once, each naming the job and the key.
     law = "chinchilla"
     priors = "besiroglu2024"
     options = { noise = "constant" }   # the law's options (see `bayescale laws`)
+    columns = { N = "params", loss = "val_loss" }   # bayescale name = the file's column
     filter = { group = ["a", "b"] }    # keep runs whose column equals a value
     plans = [{ N = 7e10, D = 1.4e12, target = 1.95 }]
     targets = [1.9]
@@ -49,6 +50,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "priors": None,
     "options": {},
     "group_column": None,
+    "columns": {},
     "filter": {},
     "draws": None,  # adaptive (see Law.fit); a number means exactly that many
     "tune": 1000,
@@ -76,6 +78,7 @@ class Job:
     law: str
     law_options: dict[str, Any]
     group_column: str | None
+    columns: dict[str, str]
     filter: dict[str, list[Any]]
     fit_settings: dict[str, Any]
     interval: float
@@ -91,12 +94,22 @@ class Job:
 
     def fit_spec(self) -> dict[str, Any]:
         """Everything that determines the fit except the data (part of the skip key)."""
-        return {
+        spec = {
             "law": self.make_law().to_dict(),
             "settings": {k: v for k, v in self.fit_settings.items() if k != "cores"},
             "filter": self.filter,
             "group_column": self.group_column,
         }
+        if self.columns:  # (absent when unset: the skip keys of earlier batches still hold)
+            spec["columns"] = self.columns
+        return spec
+
+    def column_map(self) -> dict[str, str] | None:
+        """``columns`` with ``group_column`` as ``load_runs``' ``columns=`` (None if empty)."""
+        mapping = dict(self.columns)
+        if self.group_column:
+            mapping[K.GROUP] = self.group_column
+        return mapping or None
 
 
 def _is_int(v: Any) -> bool:
@@ -127,6 +140,9 @@ def _check_value(key: str, v: Any) -> str | None:
         return None if v is None or isinstance(v, str) else f"must be a string, got {v!r}"
     if key in ("options", "filter"):
         return None if isinstance(v, Mapping) else f"must be a table, got {v!r}"
+    if key == "columns":
+        ok = isinstance(v, Mapping) and all(isinstance(x, str) and x for x in v.values())
+        return None if ok else f'must be a table of column names {{N = "params"}}, got {v!r}'
     if key in ("budgets", "targets"):
         if not isinstance(v, list) or not all(_is_num(x) and x > 0 for x in v):
             return f"must be a list of positive numbers, got {v!r}"
@@ -182,6 +198,7 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         law=spec["law"],
         law_options=options,
         group_column=spec["group_column"],
+        columns={str(k): v for k, v in spec["columns"].items()},
         filter=filt,
         fit_settings={
             k: spec[k]

@@ -56,6 +56,39 @@ def test_missing_column(col):
         bs.load_runs(frame().drop(columns=col))
 
 
+@pytest.mark.parametrize(
+    "names, hinted",
+    [
+        (
+            {"N": "params", "D": "tokens", "loss": "val_loss"},
+            ["N=params", "D=tokens", "loss=val_loss"],
+        ),
+        ({"loss": "Loss"}, ["loss=Loss"]),  # another case: named, not silently taken
+        ({"N": "n_parameters"}, ["N=n_parameters"]),  # a close spelling
+    ],
+)
+def test_missing_column_names_the_likely_source(names, hinted):
+    with pytest.raises(bs.DataError) as exc:
+        bs.load_runs(frame().rename(columns=names))
+    message = str(exc.value)
+    assert all(f"'{k}" in message.split(";")[0] for k in names)  # the missing names
+    for h in hinted:
+        assert f"--column {h}" in message
+    runs = bs.load_runs(frame().rename(columns=names), columns={k: v for k, v in names.items()})
+    pd.testing.assert_frame_equal(
+        runs[["N", "D", "loss"]], bs.load_runs(frame())[["N", "D", "loss"]]
+    )
+
+
+def test_column_mapping_errors_name_the_problem():
+    with pytest.raises(bs.DataError, match=r"unknown name\(s\) \['params'\]"):
+        bs.load_runs(frame(), columns={"params": "N"})
+    with pytest.raises(bs.DataError, match=r"\['size'\] named in columns= not found"):
+        bs.load_runs(frame(), columns={"N": "size"})
+    with pytest.raises(bs.DataError, match="to more than one name"):
+        bs.load_runs(frame(), columns={"N": "D", "C": "D"})
+
+
 def test_missing_both_d_and_c():
     with pytest.raises(bs.DataError, match=r"D \(or C\)"):
         bs.load_runs(frame().drop(columns="D"))

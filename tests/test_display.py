@@ -67,6 +67,18 @@ def test_fit_html_flags_an_untrustworthy_fit(small_fit):
     assert "R-hat 1.050 &gt; 1.01 for &#x27;E&#x27;" in html  # the problem, HTML-escaped
 
 
+def test_fit_display_says_what_an_extrapolation_carries(small_fit):
+    import copy
+
+    assert small_fit.drift is not None and "tail" in repr(small_fit)
+    assert "extrapolation drift τ = " in small_fit._repr_html_()
+    none = copy.copy(small_fit)
+    none.settings = {**small_fit.settings, "drift": {"tau": None, "note": "fewer than 30 runs"}}
+    assert none.drift is None
+    assert "no extrapolation drift (fewer than 30 runs)" in none._repr_html_()
+    assert "no extrapolation drift (fewer than 30 runs)" in repr(none)
+
+
 def test_fit_html_flags_diagnostics(small_fit):
     html = small_fit._repr_html_()
     assert "chinchilla" in html and "R-hat" in html and "ESS bulk" in html
