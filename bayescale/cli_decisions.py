@@ -63,6 +63,13 @@ def predict(
     target: Annotated[
         float | None, typer.Option(help="Target loss: adds P(new run ends below it).")
     ] = None,
+    unique_tokens: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--unique-tokens",
+            help="data-constrained law: unique tokens of each plan (once for all, or per --n).",
+        ),
+    ] = None,
     interval: Interval = 0.9,
     as_json: AsJson = False,
 ) -> None:
@@ -78,7 +85,22 @@ def predict(
             from .exceptions import ConfigError
 
             raise ConfigError(f"give as many --n as --d values, got {len(n)} and {len(d)}")
-        table = predict_loss(fit, n, d, interval=interval, target=target)
+        if unique_tokens and len(unique_tokens) not in (1, len(n)):
+            from .exceptions import ConfigError
+
+            raise ConfigError(
+                f"give --unique-tokens once or once per --n, got {len(unique_tokens)} for {len(n)}"
+            )
+        table = predict_loss(
+            fit,
+            n,
+            d,
+            interval=interval,
+            target=target,
+            unique_tokens=(unique_tokens[0] if len(unique_tokens) == 1 else unique_tokens)
+            if unique_tokens
+            else None,
+        )
     if fit.drift is None and (table["compute_factor"] > 1).any():
         warn(f"extrapolating beyond the largest fitted run with {fit.drift_note}")
     if as_json:
@@ -95,6 +117,7 @@ def predict(
                     "N_factor": r["N_factor"],
                     "D_factor": r["D_factor"],
                 },
+                **({"unique_tokens": r["unique_tokens"]} if "unique_tokens" in r else {}),
             }
             for _, r in table.iterrows()
         ]

@@ -226,9 +226,9 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         key = "priors" if "prior" in msg else ("law" if "unknown law" in msg else "options")
         err(key, msg)
         return None
-    if (job.budgets or job.targets) and not {"N", "D"} <= set(law.inputs):
+    if (job.budgets or job.targets) and not law.has_allocation:
         which = "budgets" if job.budgets else "targets"
-        err(which, f"cannot be answered by the {law.name} law (allocation needs N and D)")
+        err(which, f"cannot be answered by the {law.name} law (it has no compute-optimal frontier)")
         return None
     if job.plans and not set(law.inputs) <= {"N", "D", "C"}:
         err("plans", f"cannot be answered by the {law.name} law (it needs {list(law.inputs)})")

@@ -10,6 +10,7 @@ mean parameters. :func:`loss_draws` gives the raw draws as xarray.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -108,14 +109,23 @@ def _rng(fit: Fit, seed: int | None) -> np.random.Generator:
     return np.random.default_rng(fit.settings.get("seed", 0) if seed is None else seed)
 
 
-def _inputs(fit: Fit, n: Any, d: Any, k: float = K.FLOPS_PER_PARAM_TOKEN) -> dict[str, Any]:
-    """The law's inputs from a planned (N, D): C = k N D for compute laws."""
+def _inputs(
+    fit: Fit,
+    n: Any,
+    d: Any,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The law's inputs from a planned (N, D): C = k N D for compute laws, and any further
+    input (e.g. ``unique_tokens``) from ``extra``."""
     values = {K.N: n, K.D: d, K.C: k * n * d}
+    for name, value in (extra or {}).items():
+        if value is not None:
+            values[name] = np.broadcast_to(_positive(name, value), np.shape(n)).astype(float)
     missing = [x for x in fit.law.inputs if x not in values]
     if missing:
-        raise ConfigError(
-            f"the {fit.law.name} law needs {missing}; these predictions take N and D only"
-        )
+        flags = ", ".join(f"{x}= (CLI: --{x.replace('_', '-')})" for x in missing)
+        raise ConfigError(f"the {fit.law.name} law also needs {missing} at each plan: pass {flags}")
     return {x: values[x] for x in fit.law.inputs}
 
 
@@ -173,6 +183,7 @@ def predict_loss(
     max_extrapolation: float = MAX_EXTRAPOLATION,
     k: float = K.FLOPS_PER_PARAM_TOKEN,
     seed: int | None = None,
+    unique_tokens: Any = None,
 ) -> pd.DataFrame:
     """Extrapolated loss at planned runs (N, D): the law's loss and a new run's loss.
 
@@ -194,6 +205,9 @@ def predict_loss(
         FLOPs per parameter per token: ``C = k N D``.
     seed
         Seed of the noise draws for the new-run loss (default: the fit's seed).
+    unique_tokens
+        Unique tokens of each planned run, for laws that take them (the data-constrained law):
+        a scalar or one per plan; ``D / unique_tokens`` is the number of epochs.
 
     Returns
     -------
@@ -215,10 +229,16 @@ def predict_loss(
     interval = check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
+    if unique_tokens is not None and "unique_tokens" not in fit.law.inputs:
+        raise ConfigError(f"the {fit.law.name} law does not take unique_tokens")
     p = fit.draws(group)
-    loss = _law_loss(fit, p, n, d, k)
-    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), c)
+    extra = {"unique_tokens": unique_tokens}
+    inputs = _inputs(fit, n, d, k, extra)
+    loss = fit.law.predict(p, **inputs)
+    new = _noisy(fit, p, loss, _rng(fit, seed), inputs, c)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
+    if unique_tokens is not None:
+        table["unique_tokens"] = inputs["unique_tokens"]
     _add(table, "loss", loss, interval)
     _add(table, "loss_new_run", new, interval)
     if target is not None:

@@ -108,6 +108,8 @@ class Law:
     #: Scale of the likelihood: ``"log"`` (noise on log target; target must be positive) or
     #: ``"identity"`` (noise on the target itself, e.g. scores that can be 0).
     observation: ClassVar[str] = "log"
+    #: Whether the law answers compute-optimal questions (allocation, compute for a loss).
+    has_allocation: ClassVar[bool] = False
     #: Reference for the law.
     reference: ClassVar[str] = ""
     #: Prior median of a partially pooled exponent's population (default 0.35).
