@@ -35,6 +35,9 @@ __all__ = ["Fit", "load_fit", "FORMAT", "FORMAT_VERSION"]
 FORMAT = "bayescale-fit"
 FORMAT_VERSION = 1
 FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
+#: Files made from a saved fit in its directory (``bayescale report``'s default outputs): a refit
+#: into the directory removes them.
+DERIVED = ("report.html", "report")
 
 
 def observed_name(law: Law) -> str:
@@ -361,7 +364,7 @@ class Fit:
             "summary.csv": lambda p: self.summary().to_csv(p),
             "runs.csv": lambda p: self.runs.to_csv(p, index=False, float_format="%.17g"),
         }
-        return write_result_dir(path, writers)
+        return write_result_dir(path, writers, derived=DERIVED)
 
 
 def _migrate_law(law: Mapping[str, Any]) -> dict[str, Any]:

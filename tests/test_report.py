@@ -87,3 +87,9 @@ def test_cli_report(small_fit, tmp_path, capsys, monkeypatch):
     assert exc.value.code == 0
     assert (fit_dir / "report.html").stat().st_size > 10_000
     assert "wrote" in capsys.readouterr().out
+    # a refit into the folder removes the report of the previous fit, and nothing else
+    (fit_dir / "notes.txt").write_text("mine")
+    (fit_dir / "report").mkdir()
+    small_fit.save(fit_dir)
+    assert not (fit_dir / "report.html").exists() and not (fit_dir / "report").exists()
+    assert (fit_dir / "notes.txt").read_text() == "mine" and bs.load_fit(fit_dir)
