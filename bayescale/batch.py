@@ -102,7 +102,7 @@ def fit_job(law_dict: dict[str, Any], runs: pd.DataFrame, settings: dict[str, An
 
 # ----------------------------------------------------------------------------- inputs
 def _load_job_runs(job: Job) -> pd.DataFrame:
-    runs = job.make_law().load_runs(job.runs, columns=job.column_map())
+    runs = job.make_law().load_runs(job.runs, columns=job.column_map(), **job.read_options)
     for col, values in job.filter.items():
         if col not in runs.columns:
             raise ConfigError(

@@ -124,6 +124,37 @@ Progress = Annotated[
 FitDir = Annotated[Path, typer.Argument(help="A fit directory written by `bayescale fit`.")]
 Interval = Annotated[float, typer.Option(help="Central interval mass, in (0, 1).")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+
+
+class LossUnit(str, Enum):
+    nats = "nats"
+    bits = "bits"
+
+
+UnitOfLoss = Annotated[
+    LossUnit | None,
+    typer.Option(
+        "--loss-unit",
+        help="Unit of the loss column: nats, or bits (converted to nats; recorded in fit.json).",
+    ),
+]
+FlopsPerTokenParam = Annotated[
+    float | None,
+    typer.Option(
+        "--flops-per-token-param",
+        help="k in C = k*N*D, to fill a missing C or D column (default 6; recorded in fit.json).",
+    ),
+]
+
+
+def read_options(loss_unit: LossUnit | None, k: float | None) -> dict:
+    """``--loss-unit`` and ``--flops-per-token-param`` as ``load_runs`` keywords."""
+    return {
+        "loss_unit": loss_unit.value if loss_unit is not None else None,
+        "flops_per_param_token": k,
+    }
+
+
 Column = Annotated[
     list[str] | None,
     typer.Option(

@@ -15,13 +15,16 @@ from .cli_app import (
     Column,
     Draws,
     FitDir,
+    FlopsPerTokenParam,
     Interval,
     Noise,
     Tune,
+    UnitOfLoss,
     app,
     column_map,
     emit_json,
     library_calls,
+    read_options,
     warn,
 )
 
@@ -238,6 +241,8 @@ def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
     law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
     column: Column = None,
+    loss_unit: UnitOfLoss = None,
+    flops_per_token_param: FlopsPerTokenParam = None,
     noise: Noise = None,
     holdout_compute_above: Annotated[
         list[float] | None,
@@ -269,7 +274,9 @@ def backtest(
         from .laws import make_law
 
         model = make_law(law, **({"noise": noise} if noise is not None else {}))
-        runs = model.load_runs(runs, columns=column_map(column))
+        runs = model.load_runs(
+            runs, columns=column_map(column), **read_options(loss_unit, flops_per_token_param)
+        )
         cutoffs = holdout_compute_above or []
         if bool(cutoffs) == (holdout_top_fraction is not None):
             raise ConfigError(

@@ -16,6 +16,7 @@ from .cli_app import (
     Column,
     Draws,
     FitMethod,
+    FlopsPerTokenParam,
     LikelihoodName,
     Noise,
     PoolingName,
@@ -23,12 +24,14 @@ from .cli_app import (
     SamplerName,
     Seed,
     Tune,
+    UnitOfLoss,
     app,
     column_map,
     emit_json,
     library_calls,
     print_table,
     progress_flag,
+    read_options,
     warn,
 )
 
@@ -60,6 +63,8 @@ def fit(
         str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
     ] = None,
     column: Column = None,
+    loss_unit: UnitOfLoss = None,
+    flops_per_token_param: FlopsPerTokenParam = None,
     group_column: Annotated[
         str | None, typer.Option(help="Column that groups the runs (read as 'group').")
     ] = None,
@@ -103,7 +108,11 @@ def fit(
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
         model = make_law(law, **options)
-        table = model.load_runs(runs, columns=column_map(column, group_column))
+        table = model.load_runs(
+            runs,
+            columns=column_map(column, group_column),
+            **read_options(loss_unit, flops_per_token_param),
+        )
         if method is not FitMethod.mcmc:
             _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)
             return

@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 _MAX_ROWS_NAMED = 8
+#: Units a loss column may come in (converted to nats).
+LOSS_UNITS = ("nats", "bits")
+#: Losses above this look like perplexities or percentages, not cross-entropy in nats.
+LOSS_LOOKS_WRONG = 20.0
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -155,7 +159,8 @@ def load_runs(
     source: str | os.PathLike | pd.DataFrame,
     columns: Mapping[str, str] | None = None,
     *,
-    flops_per_param_token: float = K.FLOPS_PER_PARAM_TOKEN,
+    flops_per_param_token: float | None = None,
+    loss_unit: str | None = None,
     min_runs: int = 1,
     target: str = K.LOSS,
     positive_target: bool = True,
@@ -170,7 +175,14 @@ def load_runs(
     columns
         Maps bayescale's column names to the source's, e.g. ``{"N": "params", "loss": "val_loss"}``.
     flops_per_param_token
-        ``k`` in ``C = k * N * D``, used to fill a missing ``C`` or ``D`` column.
+        ``k`` in ``C = k * N * D``, used to fill a missing ``C`` or ``D`` column (default: the
+        value a loaded table records in ``attrs``, else 6). Recorded in ``attrs`` and, through
+        the fit, in ``fit.json``; predictions use the fit's ``k``.
+    loss_unit
+        ``"nats"`` (default) or ``"bits"``: losses in bits (per token or byte) are converted to
+        nats (times ln 2) and the conversion is recorded. A loss column whose name mentions bits
+        (``bit``, ``bpb``, ``bpc``) without ``loss_unit`` gets a warning, and so do losses above
+        20, which look like perplexities or percentages rather than cross-entropy.
     min_runs
         Fewest runs accepted (a law passes its number of free parameters).
     target
@@ -186,7 +198,8 @@ def load_runs(
     pandas.DataFrame
         Columns ``N``, ``D``, ``C`` and ``target`` as float, ``group`` as string when present,
         then any other source columns unchanged; a fresh 0..n-1 index. ``attrs`` holds
-        ``source`` and, for files, ``sha256``.
+        ``source`` and, for files, ``sha256``; ``flops_per_param_token``; ``derived`` (which of
+        D and C was computed from the other, if any); ``loss_unit`` and ``converted_from``.
 
     Raises
     ------
@@ -206,10 +219,15 @@ def load_runs(
     >>> runs["C"].tolist()
     [1.2e+18, 1.92e+19]
     """
-    if not np.isfinite(flops_per_param_token) or flops_per_param_token <= 0:
-        raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
     frame, attrs, from_file = _read_source(source)
+    k = attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN)
+    k = float(k if flops_per_param_token is None else flops_per_param_token)
+    if not np.isfinite(k) or k <= 0:
+        raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
+    if loss_unit not in (None, *LOSS_UNITS):
+        raise DataError(f"loss_unit must be one of {LOSS_UNITS}, got {loss_unit!r}")
     where = f" in {attrs['source']}" if from_file else ""
+    target_source = str((columns or {}).get(target, target))
     frame = _rename_columns(frame, columns, target, where, require)
     _check_columns_present(frame, target, where)
     rows = _Rows(frame, from_file)
@@ -224,7 +242,14 @@ def load_runs(
             hint = f"; did you mean --column {col}={source}?" if source else ""
             raise DataError(f"missing column '{col}'{where}; found: {found[:12]}{hint}")
         extra[col] = _numeric(frame, col, rows)
-    d, c = _tokens_and_compute(frame, n, rows, float(flops_per_param_token))
+    d, c = _tokens_and_compute(frame, n, rows, k)
+    if K.D not in frame.columns:
+        attrs["derived"] = f"D = C / ({k:g} N): the file gives C, not D"
+    elif K.C not in frame.columns:
+        attrs["derived"] = f"C = {k:g} N D"
+    attrs["flops_per_param_token"] = k
+    if target == K.LOSS:
+        y = _loss_in_nats(y, loss_unit, target_source, attrs, where)
 
     out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y, **extra})
     if K.GROUP in frame.columns:
@@ -384,6 +409,38 @@ def _tokens_and_compute(
             stacklevel=4,
         )
     return d, c
+
+
+def _loss_in_nats(
+    y: np.ndarray, unit: str | None, source: str, attrs: dict[str, Any], where: str
+) -> np.ndarray:
+    """Losses in nats: bits converted (once: a table loaded before says so in ``attrs``); a
+    warning where the values or the column's name suggest another unit."""
+    import re
+
+    if attrs.get("converted_from") == "bits":
+        return y
+    if unit == "bits":
+        attrs.update(loss_unit="nats", converted_from="bits")
+        return y * np.log(2.0)
+    attrs["loss_unit"] = "nats"
+    if unit is None and re.search(r"bit|bpb|bpc", source, re.IGNORECASE):
+        warnings.warn(
+            f"loss column '{source}'{where} looks like bits (by its name); bayescale takes "
+            "nats: pass loss_unit='bits' (CLI: --loss-unit bits) to convert, or 'nats' to "
+            "confirm",
+            DataWarning,
+            stacklevel=3,
+        )
+    if unit is None and np.max(y) > LOSS_LOOKS_WRONG:
+        warnings.warn(
+            f"losses{where} reach {np.max(y):.4g}: that looks like a perplexity or a percentage, "
+            "not a cross-entropy in nats (a law for losses takes log-loss); pass "
+            "loss_unit='nats' to confirm",
+            DataWarning,
+            stacklevel=3,
+        )
+    return y
 
 
 def _warn_duplicated_runs(out: pd.DataFrame, rows: _Rows) -> None:

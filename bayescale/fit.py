@@ -187,7 +187,13 @@ class Fit:
             "runs_sha256": runs_sha256(runs),
             "n_runs": int(len(runs)),
             "excluded": excluded[[K.N, K.D, K.C, law.target]].to_dict(orient="records"),
+            "flops_per_param_token": float(
+                runs.attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN)
+            ),
         }
+        for key in ("derived", "loss_unit", "converted_from"):
+            if runs.attrs.get(key):
+                info[key] = runs.attrs[key]
         if whitening is not None:
             settings = {**settings, "whitening": dict(whitening)}
         return cls(law, runs, idata, settings, diagnostics, info)

@@ -17,6 +17,7 @@ once, each naming the job and the key.
     priors = "besiroglu2024"
     options = { noise = "constant" }   # the law's options (see `bayescale laws`)
     columns = { N = "params", loss = "val_loss" }   # bayescale name = the file's column
+    loss_unit = "nats"      # or "bits" (converted); flops_per_token_param = 6 (k in C = k N D)
     filter = { group = ["a", "b"] }    # keep runs whose column equals a value
     plans = [{ N = 7e10, D = 1.4e12, target = 1.95 }]
     targets = [1.9]
@@ -51,6 +52,8 @@ JOB_DEFAULTS: dict[str, Any] = {
     "options": {},
     "group_column": None,
     "columns": {},
+    "loss_unit": None,
+    "flops_per_token_param": None,
     "filter": {},
     "draws": None,  # adaptive (see Law.fit); a number means exactly that many
     "tune": 1000,
@@ -79,6 +82,7 @@ class Job:
     law_options: dict[str, Any]
     group_column: str | None
     columns: dict[str, str]
+    read_options: dict[str, Any]
     filter: dict[str, list[Any]]
     fit_settings: dict[str, Any]
     interval: float
@@ -100,8 +104,11 @@ class Job:
             "filter": self.filter,
             "group_column": self.group_column,
         }
-        if self.columns:  # (absent when unset: the skip keys of earlier batches still hold)
+        # (absent when unset: the skip keys of earlier batches still hold)
+        if self.columns:
             spec["columns"] = self.columns
+        if any(v is not None for v in self.read_options.values()):
+            spec["read_options"] = self.read_options
         return spec
 
     def column_map(self) -> dict[str, str] | None:
@@ -140,6 +147,10 @@ def _check_value(key: str, v: Any) -> str | None:
         return None if v is None or isinstance(v, str) else f"must be a string, got {v!r}"
     if key in ("options", "filter"):
         return None if isinstance(v, Mapping) else f"must be a table, got {v!r}"
+    if key == "loss_unit":
+        return None if v in (None, "nats", "bits") else f"must be 'nats' or 'bits', got {v!r}"
+    if key == "flops_per_token_param":
+        return None if v is None or (_is_num(v) and v > 0) else f"must be > 0, got {v!r}"
     if key == "columns":
         ok = isinstance(v, Mapping) and all(isinstance(x, str) and x for x in v.values())
         return None if ok else f'must be a table of column names {{N = "params"}}, got {v!r}'
@@ -199,6 +210,10 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         law_options=options,
         group_column=spec["group_column"],
         columns={str(k): v for k, v in spec["columns"].items()},
+        read_options={
+            "loss_unit": spec["loss_unit"],
+            "flops_per_param_token": spec["flops_per_token_param"],
+        },
         filter=filt,
         fit_settings={
             k: spec[k]

@@ -82,6 +82,14 @@ def _sections(fit: Fit, compute: Sequence[float] | None) -> dict[str, Any]:
         "C [FLOPs]": f"{runs[K.C].min():.3g} – {runs[K.C].max():.3g}",
         fit.law.target: f"{runs[fit.law.target].min():.4g} – {runs[fit.law.target].max():.4g}",
     }
+    info = fit.data_info
+    data["FLOPs per parameter per token"] = f"k = {info.get('flops_per_param_token', 6.0):g}"
+    if info.get("derived"):
+        data["derived column"] = info["derived"]
+    if info.get("converted_from"):
+        data["loss unit"] = (
+            f"{info.get('loss_unit', 'nats')} (converted from {info['converted_from']})"
+        )
     if K.GROUP in runs.columns:
         groups = sorted(runs[K.GROUP].astype(str).unique())
         data["groups"] = ", ".join(groups[:20]) + (" …" if len(groups) > 20 else "")

@@ -55,6 +55,11 @@ CASES = [
     (["--draws", "123"], lambda c: c["kwargs"]["draws"] == 123),
     ([], lambda c: c["kwargs"]["draws"] is None),  # adaptive by default
     (["--method", "map"], lambda c: c["kwargs"]["method"] == "map"),
+    (["--loss-unit", "bits"], lambda c: c["runs"].attrs["converted_from"] == "bits"),
+    (
+        ["--flops-per-token-param", "8"],
+        lambda c: c["runs"].attrs["flops_per_param_token"] == 8.0,
+    ),
     (
         ["--method", "bootstrap", "--n-boot", "17"],
         lambda c: c["kwargs"]["method"] == "bootstrap" and c["kwargs"]["n_boot"] == 17,
