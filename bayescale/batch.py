@@ -102,8 +102,7 @@ def fit_job(law_dict: dict[str, Any], runs: pd.DataFrame, settings: dict[str, An
 
 # ----------------------------------------------------------------------------- inputs
 def _load_job_runs(job: Job) -> pd.DataFrame:
-    columns = {K.GROUP: job.group_column} if job.group_column else None
-    runs = job.make_law().load_runs(job.runs, columns=columns)
+    runs = job.make_law().load_runs(job.runs, columns=job.column_map(), **job.read_options)
     for col, values in job.filter.items():
         if col not in runs.columns:
             raise ConfigError(
@@ -471,6 +470,7 @@ def _write_outputs(
     atomic_write_text(out / "batch.json", dumps(doc))
 
 
-def exit_code(result: BatchResult) -> int:
-    """The CLI's exit code: the number of failed jobs (capped at 100)."""
-    return min(result.n_failed, 100)
+def exit_code(result: BatchResult, strict: bool = False) -> int:
+    """The CLI's exit code: the number of failed jobs, with ``strict`` plus the number of
+    unconverged ones (capped at 100)."""
+    return min(result.n_failed + (len(result.unconverged) if strict else 0), 100)

@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 
 EXIT_BAD_INPUT = 2
+#: ``fit --strict``: the fit was written but its diagnostics failed (do not trust it).
+EXIT_UNTRUSTED = 3
 
 
 #: The samplers of :data:`bayescale.constants.SAMPLERS` as CLI choices.
@@ -122,3 +124,71 @@ Progress = Annotated[
 FitDir = Annotated[Path, typer.Argument(help="A fit directory written by `bayescale fit`.")]
 Interval = Annotated[float, typer.Option(help="Central interval mass, in (0, 1).")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+
+
+class LossUnit(str, Enum):
+    nats = "nats"
+    bits = "bits"
+
+
+UnitOfLoss = Annotated[
+    LossUnit | None,
+    typer.Option(
+        "--loss-unit",
+        help="Unit of the loss column: nats, or bits (converted to nats; recorded in fit.json).",
+    ),
+]
+FlopsPerTokenParam = Annotated[
+    float | None,
+    typer.Option(
+        "--flops-per-token-param",
+        help="k in C = k*N*D, to fill a missing C or D column (default 6; recorded in fit.json).",
+    ),
+]
+
+
+def read_options(loss_unit: LossUnit | None, k: float | None) -> dict:
+    """``--loss-unit`` and ``--flops-per-token-param`` as ``load_runs`` keywords."""
+    return {
+        "loss_unit": loss_unit.value if loss_unit is not None else None,
+        "flops_per_param_token": k,
+    }
+
+
+Column = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--column",
+        help="Read a bayescale column from another column of the file: NAME=SOURCE, e.g. "
+        "--column N=params --column loss=val_loss (repeatable; NAME: N, D, C, loss, score, "
+        "group or a law's extra input such as unique_tokens).",
+    ),
+]
+
+
+def column_map(items: list[str] | None, group_column: str | None = None) -> dict[str, str] | None:
+    """``--column NAME=SOURCE`` options (and ``--group-column``) as ``load_runs``' ``columns=``.
+
+    Examples
+    --------
+    >>> column_map(["N=params", "loss=val_loss"], group_column="mix")
+    {'N': 'params', 'loss': 'val_loss', 'group': 'mix'}
+    """
+    from .exceptions import ConfigError
+
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        name, sep, source = item.partition("=")
+        name, source = name.strip(), source.strip()
+        if not sep or not name or not source:
+            raise ConfigError(f"--column wants NAME=SOURCE (e.g. N=params), got {item!r}")
+        if name in mapping and mapping[name] != source:
+            raise ConfigError(f"--column maps {name!r} twice: {mapping[name]!r} and {source!r}")
+        mapping[name] = source
+    if group_column is not None:
+        if mapping.get(K.GROUP, group_column) != group_column:
+            raise ConfigError(
+                f"--group-column {group_column!r} and --column group={mapping[K.GROUP]} disagree"
+            )
+        mapping[K.GROUP] = group_column
+    return mapping or None

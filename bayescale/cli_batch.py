@@ -23,12 +23,16 @@ def batch(
         typer.Option(help="Address of a Dask scheduler (tcp://HOST:PORT) to submit jobs to."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Refit unchanged jobs too.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Count jobs whose fit did not converge as failed.")
+    ] = False,
     progress: Progress = None,
 ) -> None:
     """Fit every job of MANIFEST, answer its questions, write OUT/risks.csv and OUT/batch.json.
 
-    Exit code: the number of failed jobs (0 = all succeeded); 2 for an invalid manifest, which
-    is checked before anything is sampled.
+    Exit code: the number of failed jobs (0 = all succeeded), with ``--strict`` plus the number
+    of jobs whose fit did not converge (capped at 100); 2 for an invalid manifest, which is
+    checked before anything is sampled.
     """
     with library_calls():
         from .batch import exit_code, run_batch
@@ -53,12 +57,13 @@ def batch(
         typer.echo(line)
     typer.echo(
         f"{len(result.jobs)} jobs: {sum(j['status'] == 'fitted' for j in result.jobs)} fitted, "
-        f"{sum(j['status'] == 'skipped' for j in result.jobs)} skipped, {result.n_failed} failed; "
-        f"wrote {out}/risks.csv and {out}/batch.json"
+        f"{sum(j['status'] == 'skipped' for j in result.jobs)} skipped, {result.n_failed} failed"
+        + (f", {len(result.unconverged)} not converged" if result.unconverged else "")
+        + f"; wrote {out}/risks.csv and {out}/batch.json"
     )
     if result.unconverged:
         warn(
             f"job(s) {result.unconverged} did not converge: their risk estimates are not to be "
             "trusted (batch.json: unconverged)"
         )
-    raise typer.Exit(exit_code(result))
+    raise typer.Exit(exit_code(result, strict=strict))

@@ -12,14 +12,19 @@ import typer
 from .cli_app import (
     AsJson,
     Chains,
+    Column,
     Draws,
     FitDir,
+    FlopsPerTokenParam,
     Interval,
     Noise,
     Tune,
+    UnitOfLoss,
     app,
+    column_map,
     emit_json,
     library_calls,
+    read_options,
     warn,
 )
 
@@ -61,6 +66,13 @@ def predict(
     target: Annotated[
         float | None, typer.Option(help="Target loss: adds P(new run ends below it).")
     ] = None,
+    unique_tokens: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--unique-tokens",
+            help="data-constrained law: unique tokens of each plan (once for all, or per --n).",
+        ),
+    ] = None,
     interval: Interval = 0.9,
     as_json: AsJson = False,
 ) -> None:
@@ -76,7 +88,24 @@ def predict(
             from .exceptions import ConfigError
 
             raise ConfigError(f"give as many --n as --d values, got {len(n)} and {len(d)}")
-        table = predict_loss(fit, n, d, interval=interval, target=target)
+        if unique_tokens and len(unique_tokens) not in (1, len(n)):
+            from .exceptions import ConfigError
+
+            raise ConfigError(
+                f"give --unique-tokens once or once per --n, got {len(unique_tokens)} for {len(n)}"
+            )
+        table = predict_loss(
+            fit,
+            n,
+            d,
+            interval=interval,
+            target=target,
+            unique_tokens=(unique_tokens[0] if len(unique_tokens) == 1 else unique_tokens)
+            if unique_tokens
+            else None,
+        )
+    if fit.drift is None and (table["compute_factor"] > 1).any():
+        warn(f"extrapolating beyond the largest fitted run with {fit.drift_note}")
     if as_json:
         rows = [
             {
@@ -91,6 +120,7 @@ def predict(
                     "N_factor": r["N_factor"],
                     "D_factor": r["D_factor"],
                 },
+                **({"unique_tokens": r["unique_tokens"]} if "unique_tokens" in r else {}),
             }
             for _, r in table.iterrows()
         ]
@@ -165,42 +195,54 @@ def allocate(
 @app.command("target")
 def target_cmd(
     fit_dir: FitDir,
-    loss: Annotated[float, typer.Option("--loss", help="Target loss.")],
+    loss: Annotated[
+        list[float], typer.Option("--loss", help="Target loss (repeat for several targets).")
+    ],
     interval: Interval = 0.9,
     as_json: AsJson = False,
 ) -> None:
-    """Compute (and N*, D*) needed to reach a target loss, and P(unreachable)."""
+    """Compute (and N*, D*) needed to reach a target loss, and P(unreachable).
+
+    With one ``--loss`` the JSON is one object; with several, a list of such objects in the
+    order given.
+    """
     from .predict import compute_for_loss, quantity
 
     with library_calls():
         from .fit import load_fit
 
         table = compute_for_loss(load_fit(fit_dir), loss, interval=interval)
-    r = table.iloc[0]
     if as_json:
-        emit_json(
+        docs = [
             {
                 "interval": interval,
-                "target": loss,
+                "target": float(r["target"]),
                 "prob_unreachable": float(r["prob_unreachable"]),
                 **{q: quantity(r, q) for q in ("compute", "N_opt", "D_opt")},
             }
-        )
+            for _, r in table.iterrows()
+        ]
+        emit_json(docs[0] if len(docs) == 1 else docs)
         return
+    shown = ", ".join(f"{x:g}" for x in loss)
     _human(
         table,
         {"compute [FLOPs]": ("compute", False), "N_opt": ("N_opt", True), "D_opt": ("D_opt", True)},
-        f"To reach loss {loss:g} compute-optimally, median [{interval:.0%} interval] "
+        f"To reach loss {shown} compute-optimally, median [{interval:.0%} interval] "
         "(inf: not reached at that probability)",
-        ("target", [f"{loss:g}"]),
+        ("target", [f"{x:g}" for x in loss]),
     )
-    typer.echo(f"P(target unreachable: E >= {loss:g}) = {r['prob_unreachable']:.3f}")
+    for x, p in zip(loss, table["prob_unreachable"], strict=True):
+        typer.echo(f"P(target unreachable: E >= {x:g}) = {p:.3f}")
 
 
 @app.command()
 def backtest(
     runs: Annotated[Path, typer.Argument(help="CSV of runs.")],
     law: Annotated[str, typer.Option(help="Law to test (see `bayescale laws`).")] = "chinchilla",
+    column: Column = None,
+    loss_unit: UnitOfLoss = None,
+    flops_per_token_param: FlopsPerTokenParam = None,
     noise: Noise = None,
     holdout_compute_above: Annotated[
         list[float] | None,
@@ -232,6 +274,9 @@ def backtest(
         from .laws import make_law
 
         model = make_law(law, **({"noise": noise} if noise is not None else {}))
+        runs = model.load_runs(
+            runs, columns=column_map(column), **read_options(loss_unit, flops_per_token_param)
+        )
         cutoffs = holdout_compute_above or []
         if bool(cutoffs) == (holdout_top_fraction is not None):
             raise ConfigError(

@@ -11,9 +11,12 @@ from typing import Annotated
 import typer
 
 from .cli_app import (
+    EXIT_UNTRUSTED,
     Chains,
+    Column,
     Draws,
     FitMethod,
+    FlopsPerTokenParam,
     LikelihoodName,
     Noise,
     PoolingName,
@@ -21,11 +24,14 @@ from .cli_app import (
     SamplerName,
     Seed,
     Tune,
+    UnitOfLoss,
     app,
+    column_map,
     emit_json,
     library_calls,
     print_table,
     progress_flag,
+    read_options,
     warn,
 )
 
@@ -56,6 +62,9 @@ def fit(
     priors: Annotated[
         str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
     ] = None,
+    column: Column = None,
+    loss_unit: UnitOfLoss = None,
+    flops_per_token_param: FlopsPerTokenParam = None,
     group_column: Annotated[
         str | None, typer.Option(help="Column that groups the runs (read as 'group').")
     ] = None,
@@ -74,8 +83,19 @@ def fit(
         typer.Option("--drift/--no-drift", help="Learn the extrapolation drift (bayescale.drift)."),
     ] = True,
     progress: Progress = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help=f"Exit {EXIT_UNTRUSTED} when the fit's diagnostics fail (it is still written).",
+        ),
+    ] = False,
 ) -> None:
-    """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT."""
+    """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT.
+
+    Exit code: 0, also for a fit whose diagnostics fail (a warning says so) unless ``--strict``
+    (then 3); 2 for bad input, with nothing written.
+    """
     with library_calls():
         from .laws import make_law
 
@@ -88,9 +108,11 @@ def fit(
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
         model = make_law(law, **options)
-        table = runs
-        if group_column is not None:
-            table = model.load_runs(runs, columns={"group": group_column})
+        table = model.load_runs(
+            runs,
+            columns=column_map(column, group_column),
+            **read_options(loss_unit, flops_per_token_param),
+        )
         if method is not FitMethod.mcmc:
             _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)
             return
@@ -108,6 +130,13 @@ def fit(
         )
         result.save(out, extra={"command": sys.argv})
     _print_fit(result, out)
+    if not result.diagnostics.get("ok", True):
+        warn(
+            f"the fit in {out} did not converge ({'; '.join(result.diagnostics['problems'][:2])})"
+            ": do not trust its numbers yet"
+        )
+        if strict:
+            raise typer.Exit(EXIT_UNTRUSTED)
 
 
 def _point_fit(model, table, out: Path, method: str, n_boot: int, seed, exclude: int) -> None:
@@ -137,9 +166,7 @@ def _print_fit(result, out: Path) -> None:
         f"tail {d['min_ess_tail']:.0f}, divergences {d['divergences']}; "
         f"seed {result.settings['seed']}; wrote {out}/"
     )
-    tau = result.settings.get("drift", {}).get("tau")
-    if tau is not None:
-        typer.echo(f"extrapolation drift tau {tau:.3g} per sqrt(decade) of compute beyond the runs")
+    typer.echo(result.drift_note)
 
 
 @app.command()

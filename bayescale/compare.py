@@ -61,20 +61,34 @@ def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
         raise ConfigError("compare needs at least two fits")
     if len({f.law.observation for f in fits.values()}) > 1:
         raise ConfigError("fits model different observation scales (log loss vs score)")
-    observed = [np.asarray(f.idata.observed_data[observed_name(f.law)]) for f in fits.values()]
-    if any(o.shape != observed[0].shape or not np.array_equal(o, observed[0]) for o in observed):
-        raise ConfigError(
-            "fits were conditioned on different runs and cannot be compared: "
-            + ", ".join(f"{n}: {len(f.runs)} runs" for n, f in fits.items())
-        )
-    table = az.compare({name: f.idata for name, f in fits.items()}, ic="loo")
-    bad = {}
-    for name, f in fits.items():
-        loo = az.loo(f.idata, pointwise=True)
-        bad[name] = int(np.sum(np.asarray(loo.pareto_k) > PARETO_K_BAD))
+    (first, base), *others = fits.items()
+    for name, f in others:
+        why = _difference(first, base, name, f)
+        if why:
+            raise ConfigError(
+                f"fits were conditioned on different runs and cannot be compared: {why}"
+            )
+    with warnings.catch_warnings():
+        # ArviZ's own Pareto-k warnings (one per fit and call) become the pareto_k_bad column
+        # and one warning below; its pandas deprecation notice is not the user's business
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+        warnings.filterwarnings("ignore", message=".*inplace keyword", module="arviz")
+        table = az.compare({name: f.idata for name, f in fits.items()}, ic="loo")
+        bad = {}
+        for name, f in fits.items():
+            loo = az.loo(f.idata, pointwise=True)
+            bad[name] = int(np.sum(np.asarray(loo.pareto_k) > PARETO_K_BAD))
     table["law"] = [fits[name].law.name for name in table.index]
     table["pareto_k_bad"] = [bad[name] for name in table.index]
     table["converged"] = [bool(fits[name].diagnostics.get("ok", False)) for name in table.index]
+    unreliable = [str(n) for n in table.index if table.loc[n, "pareto_k_bad"]]
+    if unreliable:
+        warnings.warn(
+            f"PSIS-LOO is unreliable for some runs of {unreliable} (Pareto k > {PARETO_K_BAD}; "
+            "column pareto_k_bad): those runs sway their fit strongly",
+            UserWarning,
+            stacklevel=2,
+        )
     unconverged = [str(n) for n in table.index if not table.loc[n, "converged"]]
     if unconverged:
         warnings.warn(
@@ -84,3 +98,24 @@ def compare(fits: Mapping[str, Fit]) -> pd.DataFrame:
             stacklevel=2,
         )
     return table
+
+
+def _difference(name_a: str, a: Fit, name_b: str, b: Fit) -> str | None:
+    """What differs between the runs two fits were conditioned on (None: the same runs)."""
+    ya = np.asarray(a.idata.observed_data[observed_name(a.law)])
+    yb = np.asarray(b.idata.observed_data[observed_name(b.law)])
+    files = (
+        f" (data: {name_a} from {a.data_info.get('source')}, {name_b} from "
+        f"{b.data_info.get('source')})"
+    )
+    if ya.shape != yb.shape:
+        return f"{name_a} has {ya.size} runs, {name_b} {yb.size}{files}"
+    if np.array_equal(ya, yb):
+        return None
+    diff = np.flatnonzero(ya.ravel() != yb.ravel())
+    i = int(diff[0])
+    return (
+        f"{name_a} and {name_b} both have {ya.size} runs, but {diff.size} of their observed "
+        f"values differ (first: run {i}, {ya.ravel()[i]:.6g} vs {yb.ravel()[i]:.6g} on the "
+        f"{a.law.observation} scale){files}"
+    )

@@ -30,9 +30,14 @@ __all__ = [
     "split_by_compute",
     "runs_sha256",
     "file_sha256",
+    "column_hint",
 ]
 
 _MAX_ROWS_NAMED = 8
+#: Units a loss column may come in (converted to nats).
+LOSS_UNITS = ("nats", "bits")
+#: Losses above this look like perplexities or percentages, not cross-entropy in nats.
+LOSS_LOOKS_WRONG = 20.0
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -154,7 +159,8 @@ def load_runs(
     source: str | os.PathLike | pd.DataFrame,
     columns: Mapping[str, str] | None = None,
     *,
-    flops_per_param_token: float = K.FLOPS_PER_PARAM_TOKEN,
+    flops_per_param_token: float | None = None,
+    loss_unit: str | None = None,
     min_runs: int = 1,
     target: str = K.LOSS,
     positive_target: bool = True,
@@ -169,7 +175,14 @@ def load_runs(
     columns
         Maps bayescale's column names to the source's, e.g. ``{"N": "params", "loss": "val_loss"}``.
     flops_per_param_token
-        ``k`` in ``C = k * N * D``, used to fill a missing ``C`` or ``D`` column.
+        ``k`` in ``C = k * N * D``, used to fill a missing ``C`` or ``D`` column (default: the
+        value a loaded table records in ``attrs``, else 6). Recorded in ``attrs`` and, through
+        the fit, in ``fit.json``; predictions use the fit's ``k``.
+    loss_unit
+        ``"nats"`` (default) or ``"bits"``: losses in bits (per token or byte) are converted to
+        nats (times ln 2) and the conversion is recorded. A loss column whose name mentions bits
+        (``bit``, ``bpb``, ``bpc``) without ``loss_unit`` gets a warning, and so do losses above
+        20, which look like perplexities or percentages rather than cross-entropy.
     min_runs
         Fewest runs accepted (a law passes its number of free parameters).
     target
@@ -185,7 +198,8 @@ def load_runs(
     pandas.DataFrame
         Columns ``N``, ``D``, ``C`` and ``target`` as float, ``group`` as string when present,
         then any other source columns unchanged; a fresh 0..n-1 index. ``attrs`` holds
-        ``source`` and, for files, ``sha256``.
+        ``source`` and, for files, ``sha256``; ``flops_per_param_token``; ``derived`` (which of
+        D and C was computed from the other, if any); ``loss_unit`` and ``converted_from``.
 
     Raises
     ------
@@ -205,11 +219,16 @@ def load_runs(
     >>> runs["C"].tolist()
     [1.2e+18, 1.92e+19]
     """
-    if not np.isfinite(flops_per_param_token) or flops_per_param_token <= 0:
-        raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
     frame, attrs, from_file = _read_source(source)
+    k = attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN)
+    k = float(k if flops_per_param_token is None else flops_per_param_token)
+    if not np.isfinite(k) or k <= 0:
+        raise DataError(f"flops_per_param_token must be positive, got {flops_per_param_token}")
+    if loss_unit not in (None, *LOSS_UNITS):
+        raise DataError(f"loss_unit must be one of {LOSS_UNITS}, got {loss_unit!r}")
     where = f" in {attrs['source']}" if from_file else ""
-    frame = _rename_columns(frame, columns, target, where)
+    target_source = str((columns or {}).get(target, target))
+    frame = _rename_columns(frame, columns, target, where, require)
     _check_columns_present(frame, target, where)
     rows = _Rows(frame, from_file)
 
@@ -218,11 +237,19 @@ def load_runs(
     extra = {}
     for col in require:
         if col not in frame.columns:
-            raise DataError(
-                f"missing column '{col}'{where}; found: {list(map(str, frame.columns))[:10]}"
-            )
+            found = list(map(str, frame.columns))
+            source = column_hint(col, found)
+            hint = f"; did you mean --column {col}={source}?" if source else ""
+            raise DataError(f"missing column '{col}'{where}; found: {found[:12]}{hint}")
         extra[col] = _numeric(frame, col, rows)
-    d, c = _tokens_and_compute(frame, n, rows, float(flops_per_param_token))
+    d, c = _tokens_and_compute(frame, n, rows, k)
+    if K.D not in frame.columns:
+        attrs["derived"] = f"D = C / ({k:g} N): the file gives C, not D"
+    elif K.C not in frame.columns:
+        attrs["derived"] = f"C = {k:g} N D"
+    attrs["flops_per_param_token"] = k
+    if target == K.LOSS:
+        y = _loss_in_nats(y, loss_unit, target_source, attrs, where)
 
     out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y, **extra})
     if K.GROUP in frame.columns:
@@ -263,22 +290,69 @@ def _read_source(source: Any) -> tuple[pd.DataFrame, dict[str, str], bool]:
 
 
 def _rename_columns(
-    frame: pd.DataFrame, columns: Mapping[str, str] | None, target: str, where: str
+    frame: pd.DataFrame,
+    columns: Mapping[str, str] | None,
+    target: str,
+    where: str,
+    require: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Apply ``columns=`` (bayescale name -> source name); a clashing source column goes."""
     if not columns:
         return frame
-    unknown = [k for k in columns if k not in (*K.REQUIRED_COLUMNS, K.GROUP, target)]
+    known = (K.N, K.D, K.C, target, K.GROUP, *require)
+    unknown = [k for k in columns if k not in known]
     if unknown:
-        raise DataError(f"columns= maps unknown name(s) {unknown}; known: N, D, C, {target}, group")
+        raise DataError(
+            f"columns= maps unknown name(s) {unknown}; known: {', '.join(dict.fromkeys(known))}"
+        )
     missing_src = [v for v in columns.values() if v not in frame.columns]
     if missing_src:
         raise DataError(
             f"column(s) {missing_src} named in columns= not found{where}; "
-            f"found: {list(frame.columns)}"
+            f"found: {list(map(str, frame.columns))[:12]}"
         )
-    clash = [k for k, v in columns.items() if k in frame.columns and k != v]
+    sources = list(columns.values())
+    twice = _duplicated(sources)
+    if twice:
+        raise DataError(f"columns= maps column(s) {twice} to more than one name")
+    clash = [k for k, v in columns.items() if k in frame.columns and k != v and k not in sources]
     return frame.drop(columns=clash).rename(columns={v: k for k, v in columns.items()})
+
+
+#: Common spellings of bayescale's columns in other tools' tables (for the missing-column hint).
+_ALIASES = {
+    K.N: ("params", "n_params", "num_params", "parameters", "model_size", "nparams", "size"),
+    K.D: ("tokens", "n_tokens", "num_tokens", "train_tokens", "data", "tokens_seen"),
+    K.C: ("flops", "compute", "train_flops", "flop"),
+    K.LOSS: ("val_loss", "eval_loss", "valid_loss", "validation_loss", "train_loss", "ce_loss"),
+}
+
+
+def column_hint(name: str, found: list[str]) -> str | None:
+    """The source column that probably means ``name`` (same name in another case, a common
+    alias, or a close spelling), or None.
+
+    Examples
+    --------
+    >>> column_hint("loss", ["params", "tokens", "Loss"])
+    'Loss'
+    >>> column_hint("N", ["params", "tokens", "val_loss"])
+    'params'
+    """
+    import difflib
+
+    lower = {f.lower(): f for f in found}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    for alias in _ALIASES.get(name, ()):
+        if alias in lower:
+            return lower[alias]
+    spellings = [name.lower()] if len(name) > 2 else []
+    for spelling in [*spellings, *_ALIASES.get(name, ())]:
+        close = difflib.get_close_matches(spelling, list(lower), n=1, cutoff=0.75)
+        if close:
+            return lower[close[0]]
+    return None
 
 
 def _check_columns_present(frame: pd.DataFrame, target: str, where: str) -> None:
@@ -286,11 +360,26 @@ def _check_columns_present(frame: pd.DataFrame, target: str, where: str) -> None
     if K.D not in frame.columns and K.C not in frame.columns:
         missing.append("D (or C)")
     if missing:
+        found = list(map(str, frame.columns))
         known = {K.N, K.D, K.C, target, K.GROUP}
-        hint = "" if known & set(map(str, frame.columns)) else " (is this a CSV of runs?)"
+        hints = {}
+        for m in missing:
+            for name in (K.D, K.C) if m == "D (or C)" else (m,):
+                source = column_hint(name, found)
+                if source is not None and source not in known and source not in hints.values():
+                    hints[name] = source
+                    break
+        if hints:
+            maps = ", ".join(f"{k!r}: {v!r}" for k, v in hints.items())
+            flags = " ".join(f"--column {k}={v}" for k, v in hints.items())
+            hint = f"; did you mean columns={{{maps}}} (CLI: {flags})?"
+        elif not known & set(found):
+            hint = " (is this a CSV of runs?)"
+        else:
+            hint = ""
         raise DataError(
             f"missing column(s) {', '.join(repr(m) for m in missing)}{where}; "
-            f"found: {list(map(str, frame.columns))[:10]}{hint}"
+            f"found: {found[:12]}{hint}"
         )
     if len(frame) == 0:
         raise DataError(f"runs table{where} has a header but no rows")
@@ -320,6 +409,38 @@ def _tokens_and_compute(
             stacklevel=4,
         )
     return d, c
+
+
+def _loss_in_nats(
+    y: np.ndarray, unit: str | None, source: str, attrs: dict[str, Any], where: str
+) -> np.ndarray:
+    """Losses in nats: bits converted (once: a table loaded before says so in ``attrs``); a
+    warning where the values or the column's name suggest another unit."""
+    import re
+
+    if attrs.get("converted_from") == "bits":
+        return y
+    if unit == "bits":
+        attrs.update(loss_unit="nats", converted_from="bits")
+        return y * np.log(2.0)
+    attrs["loss_unit"] = "nats"
+    if unit is None and re.search(r"bit|bpb|bpc", source, re.IGNORECASE):
+        warnings.warn(
+            f"loss column '{source}'{where} looks like bits (by its name); bayescale takes "
+            "nats: pass loss_unit='bits' (CLI: --loss-unit bits) to convert, or 'nats' to "
+            "confirm",
+            DataWarning,
+            stacklevel=3,
+        )
+    if unit is None and np.max(y) > LOSS_LOOKS_WRONG:
+        warnings.warn(
+            f"losses{where} reach {np.max(y):.4g}: that looks like a perplexity or a percentage, "
+            "not a cross-entropy in nats (a law for losses takes log-loss); pass "
+            "loss_unit='nats' to confirm",
+            DataWarning,
+            stacklevel=3,
+        )
+    return y
 
 
 def _warn_duplicated_runs(out: pd.DataFrame, rows: _Rows) -> None:

@@ -170,17 +170,15 @@ def fit_html(fit: Any) -> str:
         status = f"{d['method']} point fit: no MCMC diagnostics"
     problems = "".join(f"<li>{escape(p)}</li>" for p in d.get("problems", []))
     s = fit.settings
-    tau = s.get("drift", {}).get("tau")
-    drift = (
-        f"<br>extrapolation drift τ = {tau:.3g} per √decade of compute beyond the runs"
-        if tau is not None
-        else ""
-    )
+    drift = "<br>" + escape(fit.drift_note).replace("tau", "τ").replace("sqrt(decade)", "√decade")
+    if fit.drift is None:
+        drift = f"<br><b>⚠</b> {drift[4:]}"
     return (
         f"<div><p><b>{escape(fit.law.name)}</b>: {escape(fit.law.formula)}<br>"
         f"{len(fit.runs)} runs; {s.get('chains')} chains × {s.get('draws')} draws, "
         f"seed {s.get('seed')}; max R-hat {d.get('max_rhat', float('nan')):.3f}, "
-        f"min ESS {d.get('min_ess_bulk', 0):.0f}, {d.get('divergences', 0)} divergences: "
+        f"min ESS bulk {d.get('min_ess_bulk', 0):.0f}, tail {d.get('min_ess_tail', 0):.0f}, "
+        f"{d.get('divergences', 0)} divergences: "
         f"<b>{status}</b>{drift}</p>"
         + (f"<ul>{problems}</ul>" if problems else "")
         + f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"

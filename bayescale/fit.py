@@ -35,6 +35,9 @@ __all__ = ["Fit", "load_fit", "FORMAT", "FORMAT_VERSION"]
 FORMAT = "bayescale-fit"
 FORMAT_VERSION = 1
 FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
+#: Files made from a saved fit in its directory (``bayescale report``'s default outputs): a refit
+#: into the directory removes them.
+DERIVED = ("report.html", "report")
 
 
 def observed_name(law: Law) -> str:
@@ -184,7 +187,13 @@ class Fit:
             "runs_sha256": runs_sha256(runs),
             "n_runs": int(len(runs)),
             "excluded": excluded[[K.N, K.D, K.C, law.target]].to_dict(orient="records"),
+            "flops_per_param_token": float(
+                runs.attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN)
+            ),
         }
+        for key in ("derived", "loss_unit", "converted_from"):
+            if runs.attrs.get(key):
+                info[key] = runs.attrs[key]
         if whitening is not None:
             settings = {**settings, "whitening": dict(whitening)}
         return cls(law, runs, idata, settings, diagnostics, info)
@@ -224,6 +233,37 @@ class Fit:
                 + (" ..." if len(names) > 10 else "")
             )
         return post.sel({K.GROUP: str(group)})
+
+    @property
+    def drift(self) -> float | None:
+        """The extrapolation drift ``tau`` the fit's predictions carry beyond its largest run
+        (per sqrt(decade) of compute), or None when none was learned (see :attr:`drift_note`)."""
+        tau = (self.settings.get("drift") or {}).get("tau")
+        return None if tau is None else float(tau)
+
+    @property
+    def drift_note(self) -> str:
+        """One line saying what an extrapolation from this fit carries: the learned drift, or
+        that none was learned and why (shown by the fit's display, ``predict`` and the report).
+
+        Examples
+        --------
+        >>> fit.drift_note.split(" = ")[0]  # 240 runs: a leave-future-out drift was learned
+        'extrapolation drift tau'
+        """
+        info = self.settings.get("drift") or {}
+        if self.drift is not None:
+            return (
+                f"extrapolation drift tau = {self.drift:.3g} per sqrt(decade) of compute beyond "
+                f"the largest run (learned from {info.get('n_inner_test', '?')} held-out runs)"
+            )
+        why = info.get("note") or "not estimated"
+        if self.settings.get("method", "mcmc") != "mcmc":
+            why = f"{self.settings.get('method')} point fit"
+        return (
+            f"no extrapolation drift ({why}): intervals beyond the largest run carry parameter "
+            "uncertainty and run noise only, and may be too narrow far out"
+        )
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -291,8 +331,8 @@ class Fit:
             f"<Fit {self.law!r} on {len(self.runs)} runs: {self.settings.get('chains')} chains x "
             f"{self.settings.get('draws')} draws, seed {self.settings.get('seed')}; "
             f"max R-hat {d.get('max_rhat', float('nan')):.3f}, "
-            f"min ESS {d.get('min_ess_bulk', 0):.0f}, "
-            f"{d.get('divergences', 0)} divergences: {flag}>"
+            f"min ESS bulk {d.get('min_ess_bulk', 0):.0f}, tail {d.get('min_ess_tail', 0):.0f}, "
+            f"{d.get('divergences', 0)} divergences: {flag}; {self.drift_note}>"
         )
 
     def _repr_html_(self) -> str:
@@ -330,7 +370,7 @@ class Fit:
             "summary.csv": lambda p: self.summary().to_csv(p),
             "runs.csv": lambda p: self.runs.to_csv(p, index=False, float_format="%.17g"),
         }
-        return write_result_dir(path, writers)
+        return write_result_dir(path, writers, derived=DERIVED)
 
 
 def _migrate_law(law: Mapping[str, Any]) -> dict[str, Any]:

@@ -102,12 +102,18 @@ def atomic_write_file(path: str | os.PathLike, write: Callable[[Path], None]) ->
     return path
 
 
-def write_result_dir(out: str | os.PathLike, writers: Mapping[str, Callable[[Path], None]]) -> Path:
+def write_result_dir(
+    out: str | os.PathLike,
+    writers: Mapping[str, Callable[[Path], None]],
+    derived: tuple[str, ...] = (),
+) -> Path:
     """Create or update directory ``out`` with files produced by ``writers``.
 
     Each writer receives a path inside a temporary folder beside ``out`` and writes one file
     there. Only when all have succeeded are the files moved into ``out``; on any error the
-    temporary folder is removed and ``out`` is left as it was.
+    temporary folder is removed and ``out`` is left as it was. When ``out`` is updated, the
+    files or folders named in ``derived`` (made from the previous result, e.g. its report) go
+    first, so that nothing there describes a result that is no longer there.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +125,12 @@ def write_result_dir(out: str | os.PathLike, writers: Mapping[str, Callable[[Pat
         if not out.exists():
             os.rename(tmp, out)
             return out
+        for name in derived:
+            old = out / name
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
         for name in writers:
             os.replace(tmp / name, out / name)
     finally:

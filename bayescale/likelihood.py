@@ -72,6 +72,21 @@ class Likelihood:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "nu": self.nu}
 
+    def describe(self, observed: str = "log loss") -> str:
+        """In words, for reports.
+
+        Examples
+        --------
+        >>> Likelihood().describe()
+        'Student-t noise (4 degrees of freedom) on log loss'
+        >>> Likelihood("studentt", None).describe("score")
+        'Student-t noise (degrees of freedom fitted) on score'
+        """
+        if self.kind == "normal":
+            return f"Gaussian noise on {observed}"
+        dof = "degrees of freedom fitted" if self.free_nu else f"{self.nu:g} degrees of freedom"
+        return f"Student-t noise ({dof}) on {observed}"
+
     def _nu(self, params: dict[str, Any]):
         return params["nu"] if self.free_nu else self.nu
 

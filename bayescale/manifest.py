@@ -16,6 +16,8 @@ once, each naming the job and the key.
     law = "chinchilla"
     priors = "besiroglu2024"
     options = { noise = "constant" }   # the law's options (see `bayescale laws`)
+    columns = { N = "params", loss = "val_loss" }   # bayescale name = the file's column
+    loss_unit = "nats"      # or "bits" (converted); flops_per_token_param = 6 (k in C = k N D)
     filter = { group = ["a", "b"] }    # keep runs whose column equals a value
     plans = [{ N = 7e10, D = 1.4e12, target = 1.95 }]
     targets = [1.9]
@@ -49,6 +51,9 @@ JOB_DEFAULTS: dict[str, Any] = {
     "priors": None,
     "options": {},
     "group_column": None,
+    "columns": {},
+    "loss_unit": None,
+    "flops_per_token_param": None,
     "filter": {},
     "draws": None,  # adaptive (see Law.fit); a number means exactly that many
     "tune": 1000,
@@ -76,6 +81,8 @@ class Job:
     law: str
     law_options: dict[str, Any]
     group_column: str | None
+    columns: dict[str, str]
+    read_options: dict[str, Any]
     filter: dict[str, list[Any]]
     fit_settings: dict[str, Any]
     interval: float
@@ -91,12 +98,25 @@ class Job:
 
     def fit_spec(self) -> dict[str, Any]:
         """Everything that determines the fit except the data (part of the skip key)."""
-        return {
+        spec = {
             "law": self.make_law().to_dict(),
             "settings": {k: v for k, v in self.fit_settings.items() if k != "cores"},
             "filter": self.filter,
             "group_column": self.group_column,
         }
+        # (absent when unset: the skip keys of earlier batches still hold)
+        if self.columns:
+            spec["columns"] = self.columns
+        if any(v is not None for v in self.read_options.values()):
+            spec["read_options"] = self.read_options
+        return spec
+
+    def column_map(self) -> dict[str, str] | None:
+        """``columns`` with ``group_column`` as ``load_runs``' ``columns=`` (None if empty)."""
+        mapping = dict(self.columns)
+        if self.group_column:
+            mapping[K.GROUP] = self.group_column
+        return mapping or None
 
 
 def _is_int(v: Any) -> bool:
@@ -127,6 +147,13 @@ def _check_value(key: str, v: Any) -> str | None:
         return None if v is None or isinstance(v, str) else f"must be a string, got {v!r}"
     if key in ("options", "filter"):
         return None if isinstance(v, Mapping) else f"must be a table, got {v!r}"
+    if key == "loss_unit":
+        return None if v in (None, "nats", "bits") else f"must be 'nats' or 'bits', got {v!r}"
+    if key == "flops_per_token_param":
+        return None if v is None or (_is_num(v) and v > 0) else f"must be > 0, got {v!r}"
+    if key == "columns":
+        ok = isinstance(v, Mapping) and all(isinstance(x, str) and x for x in v.values())
+        return None if ok else f'must be a table of column names {{N = "params"}}, got {v!r}'
     if key in ("budgets", "targets"):
         if not isinstance(v, list) or not all(_is_num(x) and x > 0 for x in v):
             return f"must be a list of positive numbers, got {v!r}"
@@ -182,6 +209,11 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         law=spec["law"],
         law_options=options,
         group_column=spec["group_column"],
+        columns={str(k): v for k, v in spec["columns"].items()},
+        read_options={
+            "loss_unit": spec["loss_unit"],
+            "flops_per_param_token": spec["flops_per_token_param"],
+        },
         filter=filt,
         fit_settings={
             k: spec[k]
@@ -209,9 +241,9 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         key = "priors" if "prior" in msg else ("law" if "unknown law" in msg else "options")
         err(key, msg)
         return None
-    if (job.budgets or job.targets) and not {"N", "D"} <= set(law.inputs):
+    if (job.budgets or job.targets) and not law.has_allocation:
         which = "budgets" if job.budgets else "targets"
-        err(which, f"cannot be answered by the {law.name} law (allocation needs N and D)")
+        err(which, f"cannot be answered by the {law.name} law (it has no compute-optimal frontier)")
         return None
     if job.plans and not set(law.inputs) <= {"N", "D", "C"}:
         err("plans", f"cannot be answered by the {law.name} law (it needs {list(law.inputs)})")

@@ -169,13 +169,14 @@ def plot_isoflop(
     *,
     budgets: Sequence[float] | None = None,
     ax: Any = None,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
     max_budgets: int = 8,
 ) -> Any:
     """IsoFLOP profiles: loss against N at fixed compute, with bands and the optimum's interval.
 
     ``budgets`` default to the run budgets (at most ``max_budgets``, evenly chosen).
     """
+    k = P.fit_k(fit, k)
     ax = _axes(ax)
     runs, law = fit.runs, fit.law
     if budgets is None:
@@ -223,11 +224,12 @@ def plot_isoloss(
     fit: Fit,
     *,
     ax: Any = None,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
     levels: int = 10,
 ) -> Any:
     """IsoLoss contours of the median law in the (N, D) plane, the efficient frontier with its
     90% band, and iso-FLOP lines."""
+    k = P.fit_k(fit, k)
     ax = _axes(ax)
     runs, law = fit.runs, fit.law
     n = np.geomspace(runs[K.N].min() / 3, runs[K.N].max() * 30, 80)
@@ -273,10 +275,11 @@ def plot_allocation(
     *,
     compute: Sequence[float] | None = None,
     axes: Any = None,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
 ) -> Any:
     """Compute-optimal N*(C), D*(C) and tokens per parameter, fan charts, with reference lines
     for Chinchilla's 20 tokens/parameter and Kaplan's allocation (N* ~ C^0.73)."""
+    k = P.fit_k(fit, k)
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     runs = fit.runs

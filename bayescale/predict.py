@@ -10,6 +10,7 @@ mean parameters. :func:`loss_draws` gives the raw draws as xarray.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -108,14 +109,34 @@ def _rng(fit: Fit, seed: int | None) -> np.random.Generator:
     return np.random.default_rng(fit.settings.get("seed", 0) if seed is None else seed)
 
 
-def _inputs(fit: Fit, n: Any, d: Any, k: float = K.FLOPS_PER_PARAM_TOKEN) -> dict[str, Any]:
-    """The law's inputs from a planned (N, D): C = k N D for compute laws."""
+def fit_k(fit: Fit, k: float | None = None) -> float:
+    """``k`` in ``C = k N D``: ``k`` when given, else the value the fit's runs were read with
+    (``fit.data_info["flops_per_param_token"]``; 6 for fits saved before it was recorded)."""
+    if k is None:
+        k = fit.data_info.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN)
+    k = float(k)
+    if not (np.isfinite(k) and k > 0):
+        raise ConfigError(f"k (FLOPs per parameter per token) must be positive, got {k}")
+    return k
+
+
+def _inputs(
+    fit: Fit,
+    n: Any,
+    d: Any,
+    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The law's inputs from a planned (N, D): C = k N D for compute laws, and any further
+    input (e.g. ``unique_tokens``) from ``extra``."""
     values = {K.N: n, K.D: d, K.C: k * n * d}
+    for name, value in (extra or {}).items():
+        if value is not None:
+            values[name] = np.broadcast_to(_positive(name, value), np.shape(n)).astype(float)
     missing = [x for x in fit.law.inputs if x not in values]
     if missing:
-        raise ConfigError(
-            f"the {fit.law.name} law needs {missing}; these predictions take N and D only"
-        )
+        flags = ", ".join(f"{x}= (CLI: --{x.replace('_', '-')})" for x in missing)
+        raise ConfigError(f"the {fit.law.name} law also needs {missing} at each plan: pass {flags}")
     return {x: values[x] for x in fit.law.inputs}
 
 
@@ -171,8 +192,9 @@ def predict_loss(
     interval: float = K.DEFAULT_INTERVAL,
     target: float | None = None,
     max_extrapolation: float = MAX_EXTRAPOLATION,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
     seed: int | None = None,
+    unique_tokens: Any = None,
 ) -> pd.DataFrame:
     """Extrapolated loss at planned runs (N, D): the law's loss and a new run's loss.
 
@@ -191,9 +213,12 @@ def predict_loss(
         Warn (:class:`~bayescale.exceptions.ExtrapolationWarning`) beyond this factor in compute
         over the largest fitted run.
     k
-        FLOPs per parameter per token: ``C = k N D``.
+        FLOPs per parameter per token: ``C = k N D`` (default: the fit's, see :func:`fit_k`).
     seed
         Seed of the noise draws for the new-run loss (default: the fit's seed).
+    unique_tokens
+        Unique tokens of each planned run, for laws that take them (the data-constrained law):
+        a scalar or one per plan; ``D / unique_tokens`` is the number of epochs.
 
     Returns
     -------
@@ -212,13 +237,20 @@ def predict_loss(
     >>> bool(0 <= t.prob_below_target[0] <= 1), float(t.compute_factor[0]) < 1
     (True, True)
     """
+    k = fit_k(fit, k)
     interval = check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
+    if unique_tokens is not None and "unique_tokens" not in fit.law.inputs:
+        raise ConfigError(f"the {fit.law.name} law does not take unique_tokens")
     p = fit.draws(group)
-    loss = _law_loss(fit, p, n, d, k)
-    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), c)
+    extra = {"unique_tokens": unique_tokens}
+    inputs = _inputs(fit, n, d, k, extra)
+    loss = fit.law.predict(p, **inputs)
+    new = _noisy(fit, p, loss, _rng(fit, seed), inputs, c)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
+    if unique_tokens is not None:
+        table["unique_tokens"] = inputs["unique_tokens"]
     _add(table, "loss", loss, interval)
     _add(table, "loss_new_run", new, interval)
     if target is not None:
@@ -246,9 +278,9 @@ def prob_loss_below(
     t = _positive("target", target)
     if t.size != 1:
         raise ConfigError("target must be a single loss value")
-    p = fit.draws(group)
-    loss = _law_loss(fit, p, n, d)
-    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d), K.FLOPS_PER_PARAM_TOKEN * n * d)
+    p, k = fit.draws(group), fit_k(fit)
+    loss = _law_loss(fit, p, n, d, k)
+    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), k * n * d)
     return pd.DataFrame(
         {
             K.N: n,
@@ -291,7 +323,7 @@ def optimal_allocation(
     *,
     group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
     max_extrapolation: float = MAX_EXTRAPOLATION,
 ) -> pd.DataFrame:
     """Compute-optimal N*, D*, L* and tokens-per-parameter D*/N* for each budget.
@@ -313,6 +345,7 @@ def optimal_allocation(
     >>> bool(a.N_opt_median.is_monotonic_increasing)
     True
     """
+    k = fit_k(fit, k)
     interval = check_interval(interval)
     c = _positive("compute", compute)
     out = fit.law.optimal_allocation(fit.draws(group), c, k=k)
@@ -333,7 +366,7 @@ def compute_for_loss(
     *,
     group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
 ) -> pd.DataFrame:
     """Compute (with N*, D*) at which the compute-optimal loss reaches ``target``.
 
@@ -349,6 +382,7 @@ def compute_for_loss(
     >>> float(t.compute_median[1])
     inf
     """
+    k = fit_k(fit, k)
     interval = check_interval(interval)
     t = _positive("target", target)
     out = fit.law.compute_for_loss(fit.draws(group), t, k=k)
@@ -368,7 +402,7 @@ def expected_gain(
     group: str | None = None,
     along: str = "N",
     interval: float = K.DEFAULT_INTERVAL,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
 ) -> pd.DataFrame:
     """Loss reduction from scaling a planned run by ``factor`` — "push further or move on?".
 
@@ -382,6 +416,7 @@ def expected_gain(
     >>> float(g.prob_gain_above_zero[0])
     1.0
     """
+    k = fit_k(fit, k)
     interval = check_interval(interval)
     n, d = _pair(N, D)
     f = _positive("factor", factor)
@@ -390,11 +425,11 @@ def expected_gain(
     if along not in ("N", "D", "C"):
         raise ConfigError(f"along must be 'N', 'D' or 'C', got {along!r}")
     p = fit.draws(group)
-    before = _law_loss(fit, p, n, d)
+    before = _law_loss(fit, p, n, d, k)
     if along == "N":
-        after = _law_loss(fit, p, n * f, d)
+        after = _law_loss(fit, p, n * f, d, k)
     elif along == "D":
-        after = _law_loss(fit, p, n, d * f)
+        after = _law_loss(fit, p, n, d * f, k)
     else:
         after = fit.law.optimal_allocation(p, f * k * n * d, k=k)["loss_opt"]
     gain = before - after
@@ -412,7 +447,7 @@ def suboptimality(
     *,
     group: str | None = None,
     interval: float = K.DEFAULT_INTERVAL,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
+    k: float | None = None,
 ) -> pd.DataFrame:
     """What a planned (N, D) split costs against the compute-optimal one at the same compute.
 
@@ -426,11 +461,12 @@ def suboptimality(
     >>> bool(s.compute_multiplier_median[1] > s.compute_multiplier_median[0] >= 1)
     True
     """
+    k = fit_k(fit, k)
     interval = check_interval(interval)
     n, d = _pair(N, D)
     c = k * n * d
     p = fit.draws(group)
-    loss = _law_loss(fit, p, n, d)
+    loss = _law_loss(fit, p, n, d, k)
     loss_opt = fit.law.optimal_allocation(p, c, k=k)["loss_opt"]
     c_eff = fit.law.compute_for_loss(p, loss, k=k)["compute"]
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}

@@ -82,6 +82,14 @@ def _sections(fit: Fit, compute: Sequence[float] | None) -> dict[str, Any]:
         "C [FLOPs]": f"{runs[K.C].min():.3g} – {runs[K.C].max():.3g}",
         fit.law.target: f"{runs[fit.law.target].min():.4g} – {runs[fit.law.target].max():.4g}",
     }
+    info = fit.data_info
+    data["FLOPs per parameter per token"] = f"k = {info.get('flops_per_param_token', 6.0):g}"
+    if info.get("derived"):
+        data["derived column"] = info["derived"]
+    if info.get("converted_from"):
+        data["loss unit"] = (
+            f"{info.get('loss_unit', 'nats')} (converted from {info['converted_from']})"
+        )
     if K.GROUP in runs.columns:
         groups = sorted(runs[K.GROUP].astype(str).unique())
         data["groups"] = ", ".join(groups[:20]) + (" …" if len(groups) > 20 else "")
@@ -97,6 +105,11 @@ def _sections(fit: Fit, compute: Sequence[float] | None) -> dict[str, Any]:
             allocation = optimal_allocation(fit, budgets)
         caught = [str(x.message) for x in w if issubclass(x.category, ExtrapolationWarning)]
     return {"data": data, "allocation": allocation, "extrapolation": caught}
+
+
+def _likelihood_words(fit: Fit) -> str:
+    observed = "log loss" if fit.law.observation == "log" else fit.law.target
+    return fit.law.likelihood.describe(observed)
 
 
 def _repro(fit: Fit) -> dict[str, str]:
@@ -173,7 +186,7 @@ def build_report(
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<p><b>Law.</b> {escape(fit.law.formula)} ({escape(fit.law.reference)}). "
-        f"Likelihood: {escape(str(fit.law.likelihood.to_dict()))}.</p>",
+        f"Likelihood: {escape(_likelihood_words(fit))}.</p>",
         "<h2>Data</h2>",
         _table_html([[k, str(v)] for k, v in sec["data"].items()], ["", "value"]),
         "<h2>Priors</h2>",
@@ -183,12 +196,15 @@ def build_report(
     ]
     d = fit.diagnostics
     parts.append(
-        f"<p>max R-hat {d.get('max_rhat', float('nan')):.3f}, min bulk ESS "
-        f"{d.get('min_ess_bulk', 0):.0f}, divergences {d.get('divergences', 0)}.</p>"
+        f"<p>max R-hat {d.get('max_rhat', float('nan')):.3f}, min ESS bulk "
+        f"{d.get('min_ess_bulk', 0):.0f}, tail {d.get('min_ess_tail', 0):.0f}, divergences "
+        f"{d.get('divergences', 0)}.</p>"
     )
     if d.get("problems"):
         items = "".join(f"<li>{escape(p)}</li>" for p in d["problems"])
         parts.append(f"<div class='warn'><b>Do not trust this fit yet:</b><ul>{items}</ul></div>")
+    drift_class = "" if fit.drift is not None else " class='warn'"
+    parts.append(f"<p{drift_class}><b>Extrapolation.</b> {escape(fit.drift_note)}.</p>")
     if sec["allocation"] is not None:
         parts += [
             "<h2>Compute-optimal allocation</h2>",
@@ -243,6 +259,7 @@ def _markdown(
         "",
     ]
     out += [f"- {p}" for p in fit.diagnostics.get("problems", [])]
+    out += ["", f"Extrapolation: {fit.drift_note}."]
     if sec["allocation"] is not None:
         out += [
             "",

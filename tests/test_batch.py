@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import bayescale as bs
 from bayescale import ConfigError
 from bayescale.batch import run_batch
 from bayescale.manifest import load_manifest, parse_manifest
@@ -157,6 +158,9 @@ def test_rerun_skips_unchanged_and_refits_changed_data(batch_dir, local_run, mon
     assert stdout.count("NOT CONVERGED") == len(local_run.unconverged) > 0
     assert err.startswith("bayescale: warning: job(s) [") and "did not converge" in err
     assert {p: p.stat().st_mtime_ns for p in before} == before
+    code, stdout, _ = run_cli(["batch", manifest, "--out", out, "--strict"], capsys, monkeypatch)
+    assert code == 1 + len(local_run.unconverged)  # --strict: unconverged jobs count as failed
+    assert f"1 failed, {len(local_run.unconverged)} not converged" in stdout
     pd.testing.assert_frame_equal(
         pd.read_csv(out / "risks.csv"), pd.read_csv(local_run.out / "risks.csv")
     )
@@ -269,3 +273,20 @@ def test_parquet_matches_csv(local_run):
     assert list(a.columns) == list(b.columns) and len(a) == len(b) == 16
     pd.testing.assert_series_equal(a["job"], b["job"])
     np.testing.assert_allclose(a["loss_median"], b["loss_median"], rtol=1e-5)  # NaN == NaN
+
+
+def test_columns_key_maps_the_runs_file(tmp_path):
+    from bayescale.batch import _load_job_runs
+
+    names = {"N": "params", "D": "tokens", "loss": "val_loss"}
+    pd.read_csv(DATA / "chinchilla.csv").rename(columns=names).to_csv(
+        tmp_path / "r.csv", index=False
+    )
+    job = {"name": "j", "runs": "r.csv"}
+    with pytest.raises(ConfigError, match="key 'columns' must be a table"):
+        parse_manifest({"job": [{**job, "columns": ["N"]}]}, base=tmp_path)
+    (mapped,) = parse_manifest({"job": [{**job, "columns": names}]}, base=tmp_path)
+    runs = _load_job_runs(mapped)
+    expected = bs.load_runs(DATA / "chinchilla.csv")
+    assert mapped.fit_spec()["columns"] == names
+    assert np.allclose(runs[["N", "D", "loss"]], expected[["N", "D", "loss"]])

@@ -194,6 +194,37 @@ def test_target_json_keys(fit_dir, capsys, monkeypatch):
     assert doc["compute"]["upper"] is None  # not reached with 95% probability -> null, not NaN
 
 
+def test_predict_warns_when_extrapolating_without_drift(
+    chinchilla_fit, tmp_path, capsys, monkeypatch
+):
+    import copy
+
+    none = copy.copy(chinchilla_fit)
+    none.settings = {
+        **chinchilla_fit.settings,
+        "drift": {"tau": None, "note": "fewer than 30 runs"},
+    }
+    fit_dir = none.save(tmp_path / "nodrift")
+    plan = ["--n", 7e10, "--d", 1.4e12, "--json"]
+    code, out, err = run(["predict", fit_dir, *plan], capsys, monkeypatch)
+    assert code == 0 and json.loads(out)["rows"]
+    assert "extrapolating beyond the largest fitted run with no extrapolation drift" in err
+    code, _, err = run(["predict", fit_dir, "--n", 1e8, "--d", 2e9], capsys, monkeypatch)
+    assert code == 0 and "extrapolating" not in err  # inside the runs: nothing to say
+
+
+def test_target_answers_every_loss_given(fit_dir, capsys, monkeypatch):
+    argv = ["target", fit_dir, "--loss", 2.6, "--loss", 1.79, "--json"]
+    code, out, _ = run(argv, capsys, monkeypatch)
+    docs = json.loads(out)
+    assert code == 0 and [d["target"] for d in docs] == [2.6, 1.79]
+    _, one, _ = run(["target", fit_dir, "--loss", 1.79, "--json"], capsys, monkeypatch)
+    assert docs[1] == json.loads(one)  # each entry is exactly the single-target object
+    assert docs[0]["compute"]["median"] < docs[1]["compute"]["median"]
+    code, out, _ = run(argv[:-1], capsys, monkeypatch)
+    assert code == 0 and "E >= 2.6)" in out and "E >= 1.79)" in out
+
+
 def test_human_tables(fit_dir, capsys, monkeypatch):
     code, out, _ = run(["allocate", fit_dir, "--compute", 5.88e23], capsys, monkeypatch)
     assert code == 0 and "tokens/param" in out and "B [" in out

@@ -55,6 +55,11 @@ CASES = [
     (["--draws", "123"], lambda c: c["kwargs"]["draws"] == 123),
     ([], lambda c: c["kwargs"]["draws"] is None),  # adaptive by default
     (["--method", "map"], lambda c: c["kwargs"]["method"] == "map"),
+    (["--loss-unit", "bits"], lambda c: c["runs"].attrs["converted_from"] == "bits"),
+    (
+        ["--flops-per-token-param", "8"],
+        lambda c: c["runs"].attrs["flops_per_param_token"] == 8.0,
+    ),
     (
         ["--method", "bootstrap", "--n-boot", "17"],
         lambda c: c["kwargs"]["method"] == "bootstrap" and c["kwargs"]["n_boot"] == 17,
@@ -181,3 +186,66 @@ def test_batch_options_reach_run_batch(flags, expected, tmp_path, capsys, monkey
     argv = ["batch", tmp_path / "m.toml", "--out", tmp_path / "o", "--workers", "0"]
     code, _, err = run_cli(argv, capsys, monkeypatch)
     assert code == 2 and "--workers" in err and len(calls) == 1
+
+
+# ------------------------------------------------------------------ columns of other names
+@pytest.fixture()
+def renamed_csv(sim_runs, tmp_path):
+    path = tmp_path / "renamed.csv"
+    names = {"N": "params", "D": "tokens", "loss": "val_loss"}
+    sim_runs[["N", "D", "loss"]].rename(columns=names).to_csv(path, index=False)
+    return path
+
+
+MAPPING = ["--column", "N=params", "--column", "D=tokens", "--column", "loss=val_loss"]
+
+
+def _same_runs(runs, sim_runs) -> bool:
+    import numpy as np
+
+    return all(np.allclose(runs[c], sim_runs[c]) for c in ("N", "D", "C", "loss"))
+
+
+def test_fit_and_backtest_read_mapped_columns(
+    renamed_csv, sim_runs, captured, backtest_calls, tmp_path, capsys, monkeypatch
+):
+    code, _, err = run_cli(
+        ["fit", renamed_csv, "--out", tmp_path / "out", *MAPPING], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert _same_runs(captured["runs"], sim_runs)
+    flags = ["--holdout-top-fraction", "0.2", "--json"]
+    code, _, err = run_cli(["backtest", renamed_csv, *MAPPING, *flags], capsys, monkeypatch)
+    assert code == 0, err
+    assert _same_runs(backtest_calls[0]["runs"], sim_runs)
+
+
+def test_unmapped_columns_exit_2_with_the_flags_to_give(
+    renamed_csv, captured, tmp_path, capsys, monkeypatch
+):
+    code, out, err = run_cli(["fit", renamed_csv, "--out", tmp_path / "o"], capsys, monkeypatch)
+    assert code == 2 and not captured and not (tmp_path / "o").exists()
+    assert len(err.strip().splitlines()) == 1
+    for flag in MAPPING[1::2]:
+        assert f"--column {flag}" in err
+    code, _, err = run_cli(
+        ["fit", renamed_csv, "--out", tmp_path / "o", "--column", "N"], capsys, monkeypatch
+    )
+    assert code == 2 and "NAME=SOURCE" in err and not captured
+
+
+def test_fit_strict_exits_3_on_an_unconverged_fit(small_fit, csv, tmp_path, capsys, monkeypatch):
+    import copy
+
+    bad = copy.copy(small_fit)
+    problem = "R-hat 1.050 > 1.01 for 'E': the chains disagree"
+    bad.diagnostics = {**small_fit.diagnostics, "ok": False, "problems": [problem]}
+    monkeypatch.setattr(bs.Law, "fit", lambda self, runs, **kw: bad)
+    code, _, err = run_cli(["fit", csv, "--out", tmp_path / "a"], capsys, monkeypatch)
+    assert code == 0 and "did not converge (R-hat 1.050" in err  # said, but not an error
+    code, _, err = run_cli(["fit", csv, "--out", tmp_path / "b", "--strict"], capsys, monkeypatch)
+    assert code == 3 and "did not converge" in err
+    assert (tmp_path / "b" / "fit.json").exists()  # written all the same, for inspection
+    monkeypatch.setattr(bs.Law, "fit", lambda self, runs, **kw: small_fit)
+    code, _, _ = run_cli(["fit", csv, "--out", tmp_path / "c", "--strict"], capsys, monkeypatch)
+    assert code == 0

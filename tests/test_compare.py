@@ -42,6 +42,10 @@ def test_chinchilla_data_prefers_chinchilla(chinchilla_world):
     for other in ("kaplan-n", "kaplan-d", "kaplan-joint"):
         assert table.loc[other, "elpd_diff"] > 4 * table.loc[other, "dse"], other
     assert {"elpd_loo", "se", "elpd_diff", "dse", "weight", "law", "pareto_k_bad"} <= set(table)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bs.compare(chinchilla_world)
+    assert not [w for w in caught if "arviz" in w.filename]  # ArviZ's notices: none reach users
 
 
 def test_single_factor_data_does_not_prefer_bigger_law():
@@ -61,8 +65,19 @@ def test_single_factor_data_does_not_prefer_bigger_law():
 
 
 def test_compare_refuses_different_runs(small_fit, chinchilla_fit):
-    with pytest.raises(bs.ConfigError, match="different runs"):
+    import copy
+
+    from bayescale.fit import observed_name
+
+    with pytest.raises(
+        bs.ConfigError, match=r"different runs.*a has 80 runs, b \d+ \(data: a from"
+    ):
         bs.compare({"a": small_fit, "b": chinchilla_fit})
+    other = copy.copy(small_fit)
+    other.idata = copy.deepcopy(small_fit.idata)
+    other.idata.observed_data[observed_name(small_fit.law)].values[3] += 0.01
+    with pytest.raises(bs.ConfigError, match=r"both have 80 runs, but 1 of .* differ.*run 3"):
+        bs.compare({"a": small_fit, "b": other})
     with pytest.raises(bs.ConfigError, match="at least two"):
         bs.compare({"a": small_fit})
 

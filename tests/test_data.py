@@ -56,6 +56,82 @@ def test_missing_column(col):
         bs.load_runs(frame().drop(columns=col))
 
 
+@pytest.mark.parametrize(
+    "names, hinted",
+    [
+        (
+            {"N": "params", "D": "tokens", "loss": "val_loss"},
+            ["N=params", "D=tokens", "loss=val_loss"],
+        ),
+        ({"loss": "Loss"}, ["loss=Loss"]),  # another case: named, not silently taken
+        ({"N": "n_parameters"}, ["N=n_parameters"]),  # a close spelling
+    ],
+)
+def test_missing_column_names_the_likely_source(names, hinted):
+    with pytest.raises(bs.DataError) as exc:
+        bs.load_runs(frame().rename(columns=names))
+    message = str(exc.value)
+    assert all(f"'{k}" in message.split(";")[0] for k in names)  # the missing names
+    for h in hinted:
+        assert f"--column {h}" in message
+    runs = bs.load_runs(frame().rename(columns=names), columns={k: v for k, v in names.items()})
+    pd.testing.assert_frame_equal(
+        runs[["N", "D", "loss"]], bs.load_runs(frame())[["N", "D", "loss"]]
+    )
+
+
+def test_column_mapping_errors_name_the_problem():
+    with pytest.raises(bs.DataError, match=r"unknown name\(s\) \['params'\]"):
+        bs.load_runs(frame(), columns={"params": "N"})
+    with pytest.raises(bs.DataError, match=r"\['size'\] named in columns= not found"):
+        bs.load_runs(frame(), columns={"N": "size"})
+    with pytest.raises(bs.DataError, match="to more than one name"):
+        bs.load_runs(frame(), columns={"N": "D", "C": "D"})
+
+
+def test_losses_in_bits_are_converted_once_and_recorded():
+    runs = bs.load_runs(frame(), loss_unit="bits")
+    np.testing.assert_allclose(runs["loss"], frame()["loss"] * np.log(2))
+    assert runs.attrs["converted_from"] == "bits" and runs.attrs["loss_unit"] == "nats"
+    again = bs.load_runs(runs)  # a loaded table is not converted a second time
+    np.testing.assert_allclose(again["loss"], runs["loss"])
+    with pytest.raises(bs.DataError, match="loss_unit must be one of"):
+        bs.load_runs(frame(), loss_unit="nat")
+
+
+@pytest.mark.parametrize(
+    "table, unit, warned",
+    [
+        (frame().rename(columns={"loss": "val_bpb"}), None, "looks like bits"),
+        (frame().rename(columns={"loss": "val_bpb"}), "nats", None),  # confirmed: no warning
+        (frame().assign(loss=lambda f: 100 * f["loss"] / 4), None, "perplexity or a percentage"),
+        (frame(), None, None),
+    ],
+)
+def test_losses_in_another_unit_are_pointed_out(table, unit, warned):
+    columns = {"loss": "val_bpb"} if "val_bpb" in table.columns else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bs.load_runs(table, columns=columns, loss_unit=unit)
+    messages = [str(w.message) for w in caught if issubclass(w.category, bs.DataWarning)]
+    if warned is None:
+        assert not messages
+    else:
+        assert len(messages) == 1 and warned in messages[0]
+
+
+def test_k_and_derived_columns_are_recorded():
+    df = frame().drop(columns="D").assign(C=[1.2e18, 4.8e18, 1.92e19, 7.68e19])
+    runs = bs.load_runs(df, flops_per_param_token=8.0)
+    assert runs.attrs["flops_per_param_token"] == 8.0
+    assert runs.attrs["derived"].startswith("D = C / (8 N)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reloaded with its own k: C agrees with 8 N D
+        again = bs.load_runs(runs)
+    assert again.attrs["flops_per_param_token"] == 8.0 and "D = C" in again.attrs["derived"]
+    assert bs.load_runs(frame()).attrs["derived"] == "C = 6 N D"
+
+
 def test_missing_both_d_and_c():
     with pytest.raises(bs.DataError, match=r"D \(or C\)"):
         bs.load_runs(frame().drop(columns="D"))

@@ -67,6 +67,31 @@ def test_fit_html_flags_an_untrustworthy_fit(small_fit):
     assert "R-hat 1.050 &gt; 1.01 for &#x27;E&#x27;" in html  # the problem, HTML-escaped
 
 
+def test_fit_display_says_what_an_extrapolation_carries(small_fit):
+    import copy
+
+    assert small_fit.drift is not None and "tail" in repr(small_fit)
+    assert "extrapolation drift τ = " in small_fit._repr_html_()
+    none = copy.copy(small_fit)
+    none.settings = {**small_fit.settings, "drift": {"tau": None, "note": "fewer than 30 runs"}}
+    assert none.drift is None
+    assert "no extrapolation drift (fewer than 30 runs)" in none._repr_html_()
+    assert "no extrapolation drift (fewer than 30 runs)" in repr(none)
+
+
+def test_predictions_use_the_fits_k(small_fit):
+    import copy
+
+    eight = copy.copy(small_fit)
+    eight.data_info = {**small_fit.data_info, "flops_per_param_token": 8.0}
+    assert small_fit.data_info["flops_per_param_token"] == 6.0
+    t = bs.predict_loss(eight, 1e9, 2e10)
+    assert t["C"][0] == pytest.approx(8 * 1e9 * 2e10)
+    a = bs.optimal_allocation(eight, 1e21)
+    assert (8 * a["N_opt_median"] * a["D_opt_median"] / 1e21)[0] == pytest.approx(1, rel=0.05)
+    assert bs.predict_loss(eight, 1e9, 2e10, k=6)["C"][0] == pytest.approx(6 * 1e9 * 2e10)
+
+
 def test_fit_html_flags_diagnostics(small_fit):
     html = small_fit._repr_html_()
     assert "chinchilla" in html and "R-hat" in html and "ESS bulk" in html

@@ -4,6 +4,8 @@ through save/load."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,7 @@ from bayescale.laws import (
 )
 from bayescale.simulate import isoflop_design, simulate_runs
 from conftest import check, check_recovered, seed
+from conftest import run_cli as conftest_run_cli
 
 ISOFLOP = isoflop_design([1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21], 10)
 #: Far from the optimum on both sides: the IsoFLOP curve's shape (alpha, beta) needs both arms.
@@ -136,8 +139,12 @@ def test_recovers_truth(case):
         check(f"{param}: 95% width / prior's", ratio, "<", most, s.loc[param])
 
 
-def test_save_load_and_predict(case, tmp_path):
+def test_save_load_and_predict(case, tmp_path, capsys, monkeypatch):
     law, _, runs, fit = case
+
+    def run_cli(argv):
+        return conftest_run_cli(argv, capsys, monkeypatch)
+
     loaded = bs.load_fit(fit.save(tmp_path / "f"))
     assert loaded.law == law and loaded.law.options() == law.options()
     assert law_from_dict(law.to_dict()) == law
@@ -146,6 +153,21 @@ def test_save_load_and_predict(case, tmp_path):
         assert np.all(np.isfinite(t["loss_median"]))
         if law.observation == "log":
             assert np.all(t["loss_lower"] > 0)
+    elif isinstance(law, DataConstrainedLaw):  # plans with their unique tokens
+        first = runs.iloc[:3]
+        t = bs.predict_loss(loaded, first["N"], first["D"], unique_tokens=first["unique_tokens"])
+        p = loaded.draws()
+        expected = np.median(law.predict(p, **{x: first[x].to_numpy() for x in law.inputs}), 0)
+        np.testing.assert_allclose(t["loss_median"], expected, rtol=1e-12)
+        np.testing.assert_allclose(t["unique_tokens"], first["unique_tokens"])
+        with pytest.raises(bs.ConfigError, match=r"needs \['unique_tokens'\].*--unique-tokens"):
+            bs.predict_loss(loaded, first["N"], first["D"])
+        plan = ["predict", tmp_path / "f", "--n", first["N"].iloc[0], "--d", first["D"].iloc[0]]
+        code, out, _ = run_cli([*plan, "--unique-tokens", first["unique_tokens"].iloc[0], "--json"])
+        (row,) = json.loads(out)["rows"]
+        assert code == 0 and row["loss"]["median"] == pytest.approx(t["loss_median"][0])
+        code, _, err = run_cli(plan)
+        assert code == 2 and "--unique-tokens" in err
 
 
 def test_allocation_only_where_inputs_allow(case):
@@ -154,8 +176,10 @@ def test_allocation_only_where_inputs_allow(case):
         t = bs.optimal_allocation(fit, 1e21, interval=0.95)
         assert t["N_opt_lower"][0] < truth["N0"] < t["N_opt_upper"][0]
         return
-    with pytest.raises(bs.ConfigError, match="no compute-optimal"):
+    why = "depends on how many unique tokens" if law.name == "data-constrained" else "no compute"
+    with pytest.raises(bs.ConfigError, match=why):
         bs.optimal_allocation(fit, 1e21)
+    assert not law.has_allocation
 
 
 def test_score_laws_accept_zero_scores():

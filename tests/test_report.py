@@ -64,6 +64,8 @@ def test_html_report_is_self_contained(evil_fit, tmp_path):
     assert parser.scripts == 0 and EVIL not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert evil_fit.data_info["runs_sha256"] in html and "Extrapolation" in html
+    assert "Likelihood: Student-t noise (4 degrees of freedom) on log loss." in html
+    assert evil_fit.drift is not None and evil_fit.drift_note in html  # what extrapolations carry
 
 
 def test_markdown_report(evil_fit, tmp_path):
@@ -72,6 +74,7 @@ def test_markdown_report(evil_fit, tmp_path):
     assert names[-1] == "report.md" and len(names) == 7
     text = (out / "report.md").read_text()
     assert "![Data and fitted law](figure1.png)" in text and "| alpha |" in text
+    assert f"Extrapolation: {evil_fit.drift_note}." in text
     with pytest.raises(bs.ConfigError, match="format"):
         write_report(evil_fit, tmp_path / "x", fmt="pdf")
 
@@ -84,3 +87,9 @@ def test_cli_report(small_fit, tmp_path, capsys, monkeypatch):
     assert exc.value.code == 0
     assert (fit_dir / "report.html").stat().st_size > 10_000
     assert "wrote" in capsys.readouterr().out
+    # a refit into the folder removes the report of the previous fit, and nothing else
+    (fit_dir / "notes.txt").write_text("mine")
+    (fit_dir / "report").mkdir()
+    small_fit.save(fit_dir)
+    assert not (fit_dir / "report.html").exists() and not (fit_dir / "report").exists()
+    assert (fit_dir / "notes.txt").read_text() == "mine" and bs.load_fit(fit_dir)

@@ -108,6 +108,8 @@ class Law:
     #: Scale of the likelihood: ``"log"`` (noise on log target; target must be positive) or
     #: ``"identity"`` (noise on the target itself, e.g. scores that can be 0).
     observation: ClassVar[str] = "log"
+    #: Whether the law answers compute-optimal questions (allocation, compute for a loss).
+    has_allocation: ClassVar[bool] = False
     #: Reference for the law.
     reference: ClassVar[str] = ""
     #: Prior median of a partially pooled exponent's population (default 0.35).
@@ -356,13 +358,16 @@ class Law:
         return _verb("prior_predictive")(self, runs, draws=draws, seed=seed)
 
     # ------------------------------------------------------------------ fitting
-    def load_runs(self, runs: Any, columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    def load_runs(
+        self, runs: Any, columns: Mapping[str, str] | None = None, **options: Any
+    ) -> pd.DataFrame:
         """Validate ``runs`` (a CSV path or DataFrame) for this law: its target column, a
-        positive target on the log scale, and any extra inputs (see
-        :func:`bayescale.load_runs`)."""
+        positive target on the log scale, and any extra inputs; ``options`` (``loss_unit``,
+        ``flops_per_param_token``) as for :func:`bayescale.load_runs`."""
         return load_runs(
             runs,
             columns=columns,
+            **options,
             target=self.target,
             positive_target=self.observation == "log",
             require=tuple(x for x in self.inputs if x not in (K.N, K.D, K.C)),

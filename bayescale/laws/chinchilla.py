@@ -76,6 +76,7 @@ class ChinchillaLaw(Law):
     """
 
     name: ClassVar[str] = "chinchilla"
+    has_allocation: ClassVar[bool] = True
     formula: ClassVar[str] = "L(N, D) = E + A / N^alpha + B / D^beta"
     params: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta")
     inputs: ClassVar[tuple[str, ...]] = (K.N, K.D)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from .. import constants as K
 from ..allocation import allocation_exponents
+from ..exceptions import ConfigError
 from ..priors import Prior
 from .base import Law, raw_log, register_law
 from .chinchilla import ChinchillaLaw
@@ -14,6 +15,12 @@ from .chinchilla import ChinchillaLaw
 __all__ = ["DataConstrainedLaw", "UNIQUE_TOKENS"]
 
 UNIQUE_TOKENS = "unique_tokens"
+_NO_FRONTIER = (
+    "the data-constrained law's compute-optimal allocation depends on how many unique tokens "
+    "there are, which a compute budget does not say; bayescale does not compute it (with fresh "
+    "data, no token repeated, the law is Chinchilla's: allocate with a chinchilla fit, or "
+    "compare plans with predict_loss(..., unique_tokens=...))"
+)
 
 
 @register_law
@@ -71,6 +78,12 @@ class DataConstrainedLaw(Law):
             + xp.exp(p["log_A"] - p["alpha"] * logx[K.N])
             + xp.exp(p["log_B"] - p["beta"] * log_d_eff)
         )
+
+    def optimal_allocation(self, params: Mapping[str, Any], compute: Any, k: float = 6.0):
+        raise ConfigError(_NO_FRONTIER)
+
+    def compute_for_loss(self, params: Mapping[str, Any], target: Any, k: float = 6.0):
+        raise ConfigError(_NO_FRONTIER)
 
     def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
         a, b = allocation_exponents(posterior["alpha"], posterior["beta"])

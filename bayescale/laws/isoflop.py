@@ -80,6 +80,7 @@ class IsoFLOPLaw(Law):
     """
 
     name: ClassVar[str] = "isoflop"
+    has_allocation: ClassVar[bool] = True
     formula: ClassVar[str] = (
         "L(N, C) = E + R / C^gamma * P(log(N / N*(C))), N*(C) = N0 (C / 1e21)^a, "
         "P(x) = (beta e^(-alpha x) + alpha e^(beta x)) / (alpha + beta)"
