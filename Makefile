@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test docs bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,12 @@ demo: $(STAMP)
 
 # Two workers, one file each at a time: the suite is dominated by single-threaded model
 # compilation, so the two cores compile in parallel (the notebook check runs beside them).
-test: $(STAMP)
+test: docs
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# The pages in docs/ (mkdocs.yml is strict: a broken link or reference fails the build).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --quiet
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
@@ -30,4 +34,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bayescale tests benchmarks scripts conftest.py
 
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache .site

@@ -147,14 +147,36 @@ def _point_fit(model, table, out: Path, method: str, n_boot: int, seed, exclude:
     )
     result.save(out, extra={"command": sys.argv})
     typer.echo(f"{model.name}: {model.formula} ({method}; not MCMC)")
-    print_table(result.summary()[["median", "lower", "upper"]])
+    typer.echo(summary_text(result.summary(), mcmc=False))
     typer.echo(f"seed {result.settings['seed']}; wrote {out}/")
+
+
+def summary_text(summary, mcmc: bool = True) -> str:
+    """A fit's summary table as the CLI prints it (the shared number format)."""
+    import pandas as pd
+
+    from .formatting import fmt_interval, fmt_number
+
+    interval = summary.attrs.get("interval", 0.9)
+    shown = pd.DataFrame(
+        {
+            f"median [{interval:.0%} interval]": [
+                fmt_interval(r["median"], r["lower"], r["upper"]) for _, r in summary.iterrows()
+            ],
+            "sd": [fmt_number(v, 2) for v in summary["sd"]],
+            "R-hat": [f"{v:.3f}" for v in summary["r_hat"]],
+            "ESS bulk": [f"{v:.0f}" for v in summary["ess_bulk"]],
+            "ESS tail": [f"{v:.0f}" for v in summary["ess_tail"]],
+        },
+        index=summary.index,
+    )
+    return (shown if mcmc else shown.iloc[:, :1]).to_string()
 
 
 def _print_fit(result, out: Path) -> None:
     """The summary table, the draws used (and why, when adaptive), the diagnostics, the drift."""
     typer.echo(f"{result.law.name}: {result.law.formula}")
-    print_table(result.summary())
+    typer.echo(summary_text(result.summary()))
     d = result.diagnostics
     sampling = result.settings.get("sampling", {})
     typer.echo(

@@ -8,14 +8,13 @@ Result tables stay tidy :class:`pandas.DataFrame` s (``loss_median``, ``loss_low
 
 from __future__ import annotations
 
-import math
 from html import escape
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .formatting import fmt_number, si
+from .formatting import fmt_interval, fmt_number, interval_digits
 
 __all__ = ["ResultFrame", "interval_digits", "pretty_table", "fit_html"]
 
@@ -32,41 +31,10 @@ PROBS = (
 )
 
 
-def interval_digits(median: float, lower: float, upper: float) -> int:
-    """Significant figures that resolve an interval: two digits of its width, at least 3.
-
-    Examples
-    --------
-    >>> interval_digits(1.976, 1.951, 2.001)
-    4
-    >>> interval_digits(70e9, 61e9, 85e9)
-    3
-    >>> interval_digits(1.8123, 1.8101, 1.8145)
-    5
-    """
-    values = [abs(v) for v in (median, lower, upper) if v is not None and math.isfinite(v)]
-    width = upper - lower if math.isfinite(upper - lower) else 0.0
-    if not values or width <= 0:
-        return 4
-    lead = math.floor(math.log10(max(values))) if max(values) > 0 else 0
-    return int(min(8, max(3, lead - math.floor(math.log10(width)) + 2)))
-
-
 def _fmt(x: Any, kind: str, digits: int) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
     if isinstance(x, (str, bool, np.bool_)):
         return str(x)
-    x = float(x)
-    if kind == "count":
-        return si(x, digits)
-    if kind == "flops":
-        return "inf" if x == math.inf else f"{x:.{max(digits - 1, 2)}e}".replace("e+", "e")
-    if kind == "prob":
-        return f"{x:.3f}"
-    if not math.isfinite(x):
-        return fmt_number(x)
-    return f"{x:#.{digits}g}".rstrip(".")
+    return fmt_number(x, digits, kind)
 
 
 def _kind(name: str) -> str:
@@ -102,8 +70,7 @@ def pretty_table(frame: pd.DataFrame) -> pd.DataFrame:
             for m, lo, hi in zip(
                 frame[col], frame[f"{stem}_lower"], frame[f"{stem}_upper"], strict=True
             ):
-                d = interval_digits(m, lo, hi)
-                cells.append(f"{_fmt(m, kind, d)} [{_fmt(lo, kind, d)}, {_fmt(hi, kind, d)}]")
+                cells.append(fmt_interval(m, lo, hi, kind=kind))
             out[stem] = cells
             done |= {col, f"{stem}_lower", f"{stem}_upper"}
         else:
@@ -145,7 +112,6 @@ def fit_html(fit: Any) -> str:
     bad_rhat, bad_ess = 1.01, 400
     rows = []
     for name, r in table.iterrows():
-        digits = interval_digits(r["median"], r["lower"], r["upper"])
         flags = []
         if r["r_hat"] > bad_rhat:
             flags.append("R-hat")
@@ -153,8 +119,7 @@ def fit_html(fit: Any) -> str:
             flags.append("ESS")
         cells = [
             escape(str(name)),
-            f"{fmt_number(r['median'], digits)} [{fmt_number(r['lower'], digits)}, "
-            f"{fmt_number(r['upper'], digits)}]",
+            fmt_interval(r["median"], r["lower"], r["upper"]),
             f"{r['r_hat']:.3f}",
             f"{r['ess_bulk']:.0f}",
             f"{r['ess_tail']:.0f}",

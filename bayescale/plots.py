@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 from . import constants as K
 from . import predict as P
 from .fit import Fit, observed_name
-from .formatting import si
+from .formatting import formula_tex, si
 
 __all__ = [
     "PALETTE",
@@ -34,6 +34,22 @@ __all__ = [
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 BANDS = (0.9, 0.5)
+#: Axis labels of the inputs (math text).
+AXIS_LABELS = {
+    K.C: r"training compute $C$ [FLOPs]",
+    K.N: r"parameters $N$",
+    K.D: r"training tokens $D$",
+}
+
+
+def _legend(ax: Any, **kw: Any) -> Any:
+    """A legend whose band swatches are big enough to see."""
+    kw = {"frameon": False, "fontsize": 8, "handlelength": 2.2, "handleheight": 1.4, **kw}
+    return ax.legend(**kw)
+
+
+def _largest_run(ax: Any, x: float) -> None:
+    ax.axvline(x, color="0.5", lw=0.8, ls=":", label="largest fitted run")
 
 
 def _axes(ax: Any) -> Any:
@@ -68,9 +84,10 @@ def _band(
             color=color,
             alpha=alpha,
             linewidth=0,
-            label=f"{mass:.0%} interval" if label and band_labels else None,
+            label=f"{label}: {mass:.0%} interval" if label and band_labels else None,
         )
-    ax.plot(x, np.median(draws, axis=0), color=color, lw=1.8, label=label)
+    shown = f"{label}: median" if label and band_labels else label
+    ax.plot(x, np.median(draws, axis=0), color=color, lw=1.8, label=shown)
 
 
 def plot_fit(
@@ -117,10 +134,17 @@ def plot_fit(
                 for i in range(path.shape[0])
             ]
         )
-        label = "compute-optimal loss L*" + {K.C: "(C)", K.N: " against N*", K.D: " against D*"}[x]
+        label = (
+            r"compute-optimal loss $L^*$"
+            + {
+                K.C: "$(C)$",
+                K.N: r" against $N^*$",
+                K.D: r" against $D^*$",
+            }[x]
+        )
     else:
         curve = law.predict(p, **{x: grid})
-        label = f"law, {law.name}"
+        label = f"{law.name} law"
     points = None
     if color_by == K.GROUP and K.GROUP in runs.columns:
         for i, (g, part) in enumerate(runs.groupby(K.GROUP)):
@@ -146,16 +170,16 @@ def plot_fit(
         )
     _band(ax, grid, curve, PALETTE[0], label)
     if extrapolate_to and extrapolate_to > xs.max():
-        ax.axvline(xs.max(), color="0.5", lw=0.8, ls=":")
+        _largest_run(ax, xs.max())
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
-    ax.set_xlabel({K.C: "training compute C [FLOPs]", K.N: "parameters N", K.D: "tokens D"}[x])
-    ax.set_ylabel(f"{law.target} [nats/token]" if law.target == K.LOSS else law.target)
-    ax.set_title(f"{law.formula}")
+    ax.set_xlabel(AXIS_LABELS[x])
+    ax.set_ylabel(r"loss $L$ [nats/token]" if law.target == K.LOSS else law.target)
+    ax.set_title(f"${formula_tex(law.formula)}$", fontsize=8 if len(law.formula) > 60 else 10)
     if points is not None:
         cbar = ax.figure.colorbar(points, ax=ax, pad=0.01)
-        cbar.set_label("log10 N")
-    ax.legend(frameon=False, fontsize=8)
+        cbar.set_label(r"$\log_{10} N$")
+    _legend(ax)
     return ax
 
 
@@ -191,7 +215,7 @@ def plot_isoflop(
         color = PALETTE[i % len(PALETTE)]
         n_grid = np.geomspace(runs[K.N].min() / 3, runs[K.N].max() * 3, 100)
         loss = law.predict(p, **{K.N: n_grid, K.D: c / (k * n_grid)})
-        _band(ax, n_grid, loss, color, f"C = {c:.2g}", band_labels=False)
+        _band(ax, n_grid, loss, color, f"$C$ = {_tick(c)}", band_labels=False)
         near = np.isclose(np.log10(runs[K.C]), np.log10(c), atol=0.02)
         ax.scatter(runs.loc[near, K.N], runs.loc[near, law.target], color=color, s=12, zorder=3)
         row = alloc.iloc[i]
@@ -211,12 +235,12 @@ def plot_isoflop(
         )
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
-    ax.set_xlabel("parameters N")
-    ax.set_ylabel("loss [nats/token]")
-    ax.set_title("IsoFLOP profiles (diamonds: optimal N with 90% interval)")
+    ax.set_xlabel(AXIS_LABELS[K.N])
+    ax.set_ylabel(r"loss $L$ [nats/token]")
+    ax.set_title(r"IsoFLOP profiles (diamonds: optimal $N^*$ with 90% interval)")
     lo, hi = np.quantile(runs[law.target], [0.0, 0.95])
     ax.set_ylim(lo - 0.05 * (hi - lo), hi)
-    ax.legend(frameon=False, fontsize=7, ncol=2)
+    _legend(ax, fontsize=7, ncol=2)
     return ax
 
 
@@ -255,18 +279,19 @@ def plot_isoloss(
         color=PALETTE[3],
         alpha=0.25,
         linewidth=0,
-        label="90% interval of N*",
+        label=r"90% interval of $N^*$",
     )
-    for c in 10.0 ** np.arange(np.ceil(np.log10(c_grid[0])), np.log10(c_grid[-1]), 2):
-        ax.plot(n, c / (k * n), color="0.6", lw=0.6, ls="--")
+    for i, c in enumerate(10.0 ** np.arange(np.ceil(np.log10(c_grid[0])), np.log10(c_grid[-1]), 2)):
+        label = "iso-FLOP lines (every 100x)" if i == 0 else "_iso-FLOP"
+        ax.plot(n, c / (k * n), color="0.6", lw=0.6, ls="--", label=label)
     ax.scatter(runs[K.N], runs[K.D], s=8, color="k", alpha=0.5, label="runs")
     ax.set(xscale="log", yscale="log", xlim=(n[0], n[-1]), ylim=(d[0], d[-1]))
     _si_axis(ax.xaxis)
     _si_axis(ax.yaxis)
-    ax.set_xlabel("parameters N")
-    ax.set_ylabel("tokens D")
-    ax.set_title("IsoLoss contours (dashed: iso-FLOP lines, every 100x)")
-    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.set_xlabel(AXIS_LABELS[K.N])
+    ax.set_ylabel(AXIS_LABELS[K.D])
+    ax.set_title("IsoLoss contours of the median law (labels: loss)")
+    _legend(ax, fontsize=7, loc="upper left")
     return ax
 
 
@@ -290,8 +315,8 @@ def plot_allocation(
     )
     out = fit.law.optimal_allocation(fit.draws(), c, k=k)
     ax = axes[0]
-    _band(ax, c, out["N_opt"], PALETTE[0], "N*")
-    _band(ax, c, out["D_opt"], PALETTE[1], "D*", band_labels=False)
+    _band(ax, c, out["N_opt"], PALETTE[0], "$N^*$")
+    _band(ax, c, out["D_opt"], PALETTE[1], "$D^*$")
     n_mid = float(np.median(out["N_opt"][:, len(c) // 2]))
     ax.plot(
         c,
@@ -299,25 +324,26 @@ def plot_allocation(
         color="0.4",
         ls="--",
         lw=1,
-        label="Kaplan: N* ~ C^0.73",
+        label=r"Kaplan: $N^* \propto C^{0.73}$",
     )
     ax.set(xscale="log", yscale="log")
     _si_axis(ax.xaxis)
     _si_axis(ax.yaxis)
-    ax.set_xlabel("training compute C [FLOPs]")
-    ax.set_ylabel("parameters / tokens")
+    _largest_run(ax, runs[K.C].max())
+    ax.set_xlabel(AXIS_LABELS[K.C])
+    ax.set_ylabel(r"parameters $N^*$ and tokens $D^*$")
     ax.set_title("Compute-optimal allocation")
-    ax.legend(frameon=False, fontsize=8)
+    _legend(ax, fontsize=7)
     ax = axes[1]
-    _band(ax, c, out["tokens_per_param"], PALETTE[2], "D*/N*")
+    _band(ax, c, out["tokens_per_param"], PALETTE[2], "$D^*/N^*$")
     ax.axhline(20, color="0.4", ls="--", lw=1, label="Chinchilla: 20 tokens/param")
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
-    ax.set_xlabel("training compute C [FLOPs]")
-    ax.set_ylabel("tokens per parameter")
+    ax.set_xlabel(AXIS_LABELS[K.C])
+    ax.set_ylabel(r"tokens per parameter $D^*/N^*$")
     ax.set_title("Tokens per parameter")
-    ax.axvline(runs[K.C].max(), color="0.5", lw=0.8, ls=":")
-    ax.legend(frameon=False, fontsize=8)
+    _largest_run(ax, runs[K.C].max())
+    _legend(ax)
     return axes
 
 
@@ -340,13 +366,13 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     # one interval per run: with noise="offopt" the scale differs between runs of one budget
     ax.vlines(c, lo, hi, color=PALETTE[0], alpha=0.35, linewidth=2, label="90% predictive interval")
     ax.scatter(c, y - med, s=12, color=PALETTE[3], label="runs")
-    ax.axhline(0, color="k", lw=0.8)
+    ax.axhline(0, color="k", lw=0.8, label="median law")
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
-    ax.set_xlabel("training compute C [FLOPs]")
+    ax.set_xlabel(AXIS_LABELS[K.C])
     ax.set_ylabel("residual, log loss" if law.observation == "log" else f"residual, {law.target}")
     ax.set_title("Posterior-predictive check")
-    ax.legend(frameon=False, fontsize=8)
+    _legend(ax)
     return ax
 
 

@@ -141,9 +141,8 @@ def _param_rows(fit: Fit) -> list[list[str]]:
     return [
         [
             str(name),
-            fmt_number(r["median"]),
-            f"[{fmt_number(r['lower'])}, {fmt_number(r['upper'])}]",
-            fmt_number(r["sd"]),
+            fmt_interval(r["median"], r["lower"], r["upper"]),
+            fmt_number(r["sd"], 2),
             f"{r['r_hat']:.3f}",
             f"{r['ess_bulk']:.0f}",
             f"{r['ess_tail']:.0f}",
@@ -152,14 +151,14 @@ def _param_rows(fit: Fit) -> list[list[str]]:
     ]
 
 
-PARAM_HEADER = ["parameter", "median", "90% interval", "sd", "R-hat", "ESS bulk", "ESS tail"]
+PARAM_HEADER = ["parameter", "median [90% interval]", "sd", "R-hat", "ESS bulk", "ESS tail"]
 ALLOC_HEADER = ["compute [FLOPs]", "N*", "D*", "L*", "tokens/param", "x largest run"]
 
 
 def _alloc_rows(table) -> list[list[str]]:
     return [
         [
-            f"{r['compute']:.3g}",
+            fmt_number(r["compute"], 3, "flops"),
             fmt_interval(r["N_opt_median"], r["N_opt_lower"], r["N_opt_upper"], counts=True),
             fmt_interval(r["D_opt_median"], r["D_opt_lower"], r["D_opt_upper"], counts=True),
             fmt_interval(r["loss_opt_median"], r["loss_opt_lower"], r["loss_opt_upper"]),

@@ -268,8 +268,8 @@ def test_outputs_get_the_umask_modes(small_fit, tmp_path):
     old = os.umask(0o022)
     try:
         out = small_fit.save(tmp_path / "fit")
-        write_report(small_fit, out / "report.html")
         small_fit.save(out)  # updating an existing directory keeps the modes too
+        write_report(small_fit, out / "report.html")
     finally:
         os.umask(old)
     assert mode(out) == 0o755

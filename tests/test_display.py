@@ -97,3 +97,22 @@ def test_fit_html_flags_diagnostics(small_fit):
     assert "chinchilla" in html and "R-hat" in html and "ESS bulk" in html
     assert "✓ diagnostics ok" in html
     assert html.count("<tr>") == len(small_fit.summary()) + 1
+
+
+def test_one_number_format_everywhere(small_fit):
+    """The fit display, the CLI and the report write a parameter's interval the same way, with
+    significant figures set by the interval's width and no exponent for ordinary numbers."""
+    from bayescale.cli_fit import summary_text
+    from bayescale.formatting import fmt_interval
+    from bayescale.report import _param_rows
+
+    s = small_fit.summary()
+    for param in ("B", "alpha"):
+        r = s.loc[param]
+        cell = fmt_interval(r["median"], r["lower"], r["upper"])
+        assert "e+" not in cell and cell.count(".") in (0, 3)  # same decimals on all three
+        assert cell in small_fit._repr_html_()
+        assert cell in summary_text(s)
+        assert [param, cell] == _param_rows(small_fit)[list(s.index).index(param)][:2]
+    assert fmt_interval(2.506, 2.37, 2.591) == "2.51 [2.37, 2.59]"
+    assert fmt_interval(1260.0, 871.0, 1880.0) == "1260 [871, 1880]"
