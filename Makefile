@@ -10,17 +10,17 @@ STAMP  := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/bayescale demo --out results/demo
 
-# Two workers, one file each at a time: the suite is dominated by single-threaded model
-# compilation, so the two cores compile in parallel (the notebook check runs beside them).
+# Two workers, one file (or group of files, tests/conftest.py: SHARED_WORKER) each at a time:
+# the suite is dominated by single-threaded model compilation, so the two cores compile in
+# parallel (the notebook check runs beside them).
 test: docs
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # The pages in docs/ (mkdocs.yml is strict: a broken link or reference fails the build).
 docs: $(STAMP)

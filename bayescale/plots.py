@@ -370,7 +370,11 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
     ax.set_xlabel(AXIS_LABELS[K.C])
-    ax.set_ylabel("residual, log loss" if law.observation == "log" else f"residual, {law.target}")
+    ax.set_ylabel(
+        r"residual, $\log L$ (observed $-$ median law)"
+        if law.observation == "log"
+        else f"residual, {law.target} (observed $-$ median law)"
+    )
     ax.set_title("Posterior-predictive check")
     _legend(ax)
     return ax

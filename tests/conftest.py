@@ -149,9 +149,19 @@ LONGEST_FIRST = (
 )
 
 
+#: Test files that fit the same law configurations share a worker (``make test`` runs
+#: ``--dist loadgroup``; every other file is a group of its own), so that each configuration
+#: compiles once: the law family's recovery tests and the comparisons fit Kaplan's three laws
+#: and the data-constrained law alike.
+SHARED_WORKER = {"test_laws.py": "laws", "test_compare.py": "laws"}
+
+
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
+    for item in items:
+        group = SHARED_WORKER.get(item.path.name, item.path.name)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_collection_finish(session):
@@ -218,3 +228,21 @@ def small_fit(law, sim_runs):
 def chinchilla_fit(law, chinchilla_runs):
     """Default settings on the replication's 240 runs (as `make demo`)."""
     return law.fit(chinchilla_runs, exclude_top_loss=5, seed=2024)
+
+
+if os.environ.get("BAYESCALE_TIMELINE") and os.environ.get("PYTEST_XDIST_WORKER"):
+    # when each test ran, in which worker (JSON lines)
+    import json as _json
+    import time as _time
+
+    _STARTED: dict[str, float] = {}
+
+    def pytest_runtest_logstart(nodeid, location):
+        _STARTED[nodeid] = _time.time()
+
+    def pytest_runtest_logfinish(nodeid, location):
+        worker = os.environ["PYTEST_XDIST_WORKER"]
+        record = {"worker": worker, "test": nodeid, "start": _STARTED.pop(nodeid, None)}
+        record["end"] = _time.time()
+        with open(os.environ["BAYESCALE_TIMELINE"], "a", encoding="utf-8") as fh:
+            fh.write(_json.dumps(record) + "\n")
