@@ -8,19 +8,28 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test docs bench lint clean
 
+# pip's byte-compilation of every installed file takes a third of the install on one core;
+# instead one process imports what the commands and the tests use, which writes their bytecode
+# once for every later process (the rest compiles on first use).
+WARM := bayescale.cli, bayescale.plots, bayescale.report, bayescale.batch, bayescale.backtest, \
+	bayescale.calibration, pymc, nutpie, arviz, pytensor.link.numba.dispatch, numba, \
+	matplotlib.pyplot, scipy.stats, scipy.optimize, distributed, nbclient, nbformat, \
+	ipykernel.kernelapp, pyarrow.parquet, pytest, xdist, mkdocs.commands.build
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/python -c "import $(WARM)"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/bayescale demo --out results/demo
 
-# Two workers, one file (or group of files, tests/conftest.py: SHARED_WORKER) each at a time:
+# Two workers, one file (or files that share a worker, tests/conftest.py: SHARED_WORKER) at a time:
 # the suite is dominated by single-threaded model compilation, so the two cores compile in
 # parallel (the notebook check runs beside them).
 test: docs
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The pages in docs/ (mkdocs.yml is strict: a broken link or reference fails the build).
 docs: $(STAMP)

@@ -149,19 +149,29 @@ LONGEST_FIRST = (
 )
 
 
-#: Test files that fit the same law configurations share a worker (``make test`` runs
-#: ``--dist loadgroup``; every other file is a group of its own), so that each configuration
+#: Test files that fit the same law configurations share a worker, so that each configuration
 #: compiles once: the law family's recovery tests and the comparisons fit Kaplan's three laws
-#: and the data-constrained law alike.
+#: and the data-constrained law alike. Every other file is a unit of its own (as
+#: ``--dist loadfile``); see :func:`pytest_xdist_make_scheduler`.
 SHARED_WORKER = {"test_laws.py": "laws", "test_compare.py": "laws"}
 
 
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept within
-    for item in items:
-        group = SHARED_WORKER.get(item.path.name, item.path.name)
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist hands out work by file, with the files of :data:`SHARED_WORKER` as one unit
+    (xdist's own ``loadgroup`` relies on rewriting node ids, which pytest 9.2 ignores)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWorkerScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return SHARED_WORKER.get(path.rsplit("/", 1)[-1], path)
+
+    return SharedWorkerScheduling(config, log)
 
 
 def pytest_collection_finish(session):

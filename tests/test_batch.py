@@ -1,5 +1,5 @@
-"""Batch path: manifest validation, local processes vs a Dask LocalCluster, skipping unchanged
-jobs, a failed job recorded while the others complete."""
+"""Batch path: manifest validation, in-process and process workers and a Dask LocalCluster,
+skipping unchanged jobs, a failed job recorded while the others complete."""
 
 from __future__ import annotations
 
@@ -72,11 +72,29 @@ def batch_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_run(batch_dir):
+    """The manifest run in this process (``workers=1``: the models this test process compiled
+    are reused); process workers are tested on their own below."""
     folder, manifest = batch_dir
-    return run_batch(manifest, folder / "local", workers=2)
+    return run_batch(manifest, folder / "local", workers=1)
 
 
-def test_local_processes_answer_every_question(local_run):
+def test_process_workers_run_jobs_and_send_back_their_results(tmp_path):
+    """Two jobs on two worker processes: each job runs in a process of its own and what it
+    returns (here an error raised inside the fit, before any compilation) comes back to the
+    parent's records, files and exit code."""
+    import os
+
+    shutil.copy(DATA / "chinchilla.csv", tmp_path / "runs.csv")
+    jobs = [{"name": n, "runs": "runs.csv", "exclude_top_loss": 10_000} for n in ("a", "b")]
+    result = run_batch(parse_manifest({"job": jobs}, base=tmp_path), tmp_path / "out", workers=2)
+    doc = json.loads((result.out / "batch.json").read_text())
+    assert doc["executor"] == "processes" and result.n_failed == 2
+    for job in result.jobs:
+        assert "cannot exclude 10000 highest-loss runs" in job["error"]
+        assert not job["worker"].endswith(f":{os.getpid()}")  # it ran in another process
+
+
+def test_local_batch_answers_every_question(local_run):
     risks = pd.read_csv(local_run.out / "risks.csv")
     ok = risks[risks.status == "ok"]
     assert set(ok.job) == {
@@ -121,13 +139,13 @@ def test_bad_runs_file_is_recorded_and_others_complete(local_run):
     assert (risks[risks.job != "broken"].status == "ok").all()
 
 
-def test_dask_local_cluster_agrees_with_local_processes(batch_dir, local_run):
+def test_dask_local_cluster_agrees_with_the_local_run(batch_dir, local_run):
     import distributed
 
     folder, manifest = batch_dir
     with (
         # one in-process worker: the Dask path (submit, gather, records) without starting and
-        # compiling in another process; the local-processes run above covers process workers
+        # compiling in another process; process workers have a test of their own
         distributed.LocalCluster(
             n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
         ) as cluster,
