@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test docs bench lint clean
 
-# pip's byte-compilation of every installed file takes a third of the install on one core;
-# instead one process imports what the commands and the tests use, which writes their bytecode
-# once for every later process (the rest compiles on first use).
+# The install: uv (itself installed by pip) resolves the same versions as pip in seconds; where
+# it cannot (an index only pip is configured for), pip does it alone. Neither byte-compiles every
+# installed file (a minute on one core): one process imports what the commands and the tests
+# use, which writes their bytecode once for every later process (the rest compiles on first use).
 WARM := bayescale.cli, bayescale.plots, bayescale.report, bayescale.batch, bayescale.backtest, \
 	bayescale.calibration, pymc, nutpie, arviz, pytensor.link.numba.dispatch, numba, \
 	matplotlib.pyplot, scipy.stats, scipy.optimize, distributed, nbclient, nbformat, \
@@ -18,6 +19,8 @@ WARM := bayescale.cli, bayescale.plots, bayescale.report, bayescale.batch, bayes
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	( $(BIN)/python -m pip install --quiet uv && \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python --native-tls -e '.[test]' ) || \
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
 	$(BIN)/python -c "import $(WARM)"
 	touch $(STAMP)

@@ -285,6 +285,12 @@ def test_force_refits_every_job_and_exit_code_counts_failures(
     assert code == 7 and "0 fitted, 0 skipped, 7 failed" in stdout
 
 
+def test_risks_csv_writes_plain_floats(local_run):
+    text = (local_run.out / "risks.csv").read_text()
+    assert ",5.88e+23," in text and ",7e+10,1.4e+12," in text  # as written in the manifest
+    assert "588000000000000008388608" not in text
+
+
 def test_parquet_matches_csv(local_run):
     a = pd.read_csv(local_run.out / "risks.csv")
     b = pd.read_parquet(local_run.out / "risks.parquet")
