@@ -1,7 +1,8 @@
 """Build the notebooks in notebooks/ from their sources in notebooks/src/ and execute them.
 
 Usage: python scripts/build_notebooks.py [NAME ...] [--quick] [--no-execute]
-       python scripts/build_notebooks.py --check DIR   (what `make test` runs)
+       python scripts/build_notebooks.py --check DIR   (in a Jupyter kernel; `make test` runs
+                                                      the same cells in its own process)
 
 A source is a Python file in "percent" format: ``# %%`` starts a code cell, ``# %% [markdown]``
 a Markdown cell whose lines are comments (``# ``). The stored notebooks keep the outputs of a

@@ -4,14 +4,12 @@ in-process by bayescale.sampling, so every default-law fit after the first skips
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
-# Before NumPy is imported: idle OpenBLAS threads spin, and this suite runs the notebooks in a
-# second process beside it (see bayescale.threads).
+# Before NumPy is imported: idle OpenBLAS threads spin beside the other test worker (see
+# bayescale.threads).
 for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_k, "1")
 
@@ -106,34 +104,6 @@ def check_recovered(param: str, truth: float, draws, log: bool = False, detail="
     check(f"{param}: |truth - median| / sd", z, "<", 4, detail)
 
 
-def start_notebook_check() -> tuple[subprocess.Popen, Path]:
-    """Execute the stored notebooks (small draws) in a background process; see
-    tests/test_notebooks.py. Started as soon as collection finishes, so the notebooks' kernels
-    use the second core while the rest of the suite runs (compilation is single-threaded)."""
-    out = Path(tempfile.mkdtemp(prefix="bayescale-notebooks-"))
-    log = open(out / "check.log", "w")  # noqa: SIM115 (closed with the process)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "build_notebooks.py"), "--check", str(out)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-    )
-    return proc, out
-
-
-def _xdist_worker(config) -> bool:
-    return hasattr(config, "workerinput")
-
-
-def pytest_configure(config):
-    """Under pytest-xdist (``make test`` runs ``-n 2``) the controller starts the notebook check
-    once and tells the workers where it writes (they inherit the environment)."""
-    if getattr(config.option, "numprocesses", None) and not _xdist_worker(config):
-        config.notebook_check = start_notebook_check()
-        os.environ["BAYESCALE_NOTEBOOK_CHECK"] = str(config.notebook_check[1])
-
-
 #: The files that take longest (model compilation and sampling), run first: pytest-xdist hands
 #: out files in collection order, so the two workers start with the long ones and the short
 #: ones fill the gaps at the end (``make test``'s wall time is the later worker's).
@@ -150,10 +120,10 @@ LONGEST_FIRST = (
 
 
 #: Test files that fit the same law configurations share a worker, so that each configuration
-#: compiles once: the law family's recovery tests and the comparisons fit Kaplan's three laws
-#: and the data-constrained law alike. Every other file is a unit of its own (as
-#: ``--dist loadfile``); see :func:`pytest_xdist_make_scheduler`.
-SHARED_WORKER = {"test_laws.py": "laws", "test_compare.py": "laws"}
+#: compiles once: the law family's recovery tests, the comparisons and the notebooks fit
+#: Chinchilla's and Kaplan's laws and the data-constrained law alike. Every other file is a
+#: unit of its own (as ``--dist loadfile``); see :func:`pytest_xdist_make_scheduler`.
+SHARED_WORKER = {"test_laws.py": "laws", "test_compare.py": "laws", "test_notebooks.py": "laws"}
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -174,22 +144,8 @@ def pytest_xdist_make_scheduler(config, log):
     return SharedWorkerScheduling(config, log)
 
 
-def pytest_collection_finish(session):
-    if _xdist_worker(session.config) or getattr(session.config, "notebook_check", None):
-        return
-    if any(item.path.name == "test_notebooks.py" for item in session.items):
-        session.config.notebook_check = start_notebook_check()
-
-
-def pytest_sessionfinish(session):
-    check = getattr(session.config, "notebook_check", None)
-    if check is not None and check[0].poll() is None:
-        check[0].kill()
-
-
 def run_cli(argv, capsys, monkeypatch):
     """Run the console entry point in-process: (exit code, stdout, stderr)."""
-    import sys
 
     from bayescale.cli import main
 

@@ -1,6 +1,5 @@
-"""The three notebooks: executed from the stored files with small draws in every `make test`
-(in a background process started at collection, see conftest.py), stored with the outputs of a
-full run, and in sync with their sources in notebooks/src/."""
+"""The three notebooks: every code cell executed with small draws in every `make test`, stored
+with the outputs of a full run, and in sync with their sources in notebooks/src/."""
 
 from __future__ import annotations
 
@@ -17,27 +16,6 @@ from build_notebooks import cells_from_source  # noqa: E402
 NAMES = ["01_chinchilla_replication", "02_choosing_a_law", "03_planning_a_run"]
 
 
-@pytest.fixture(scope="module")
-def executed(request):
-    import os
-    import time
-    from pathlib import Path
-
-    from conftest import start_notebook_check
-
-    shared = os.environ.get("BAYESCALE_NOTEBOOK_CHECK")
-    if shared and not getattr(request.config, "notebook_check", None):  # an xdist worker
-        done, t0 = Path(shared) / "done", time.monotonic()
-        while not done.exists() and time.monotonic() - t0 < 1200:
-            time.sleep(2)
-        assert done.exists(), f"the notebook check in {shared} did not finish in 20 minutes"
-        return Path(shared)
-    check = getattr(request.config, "notebook_check", None) or start_notebook_check()
-    proc, out = check
-    proc.wait(timeout=1200)
-    return out
-
-
 def _text(cell) -> str:
     parts = []
     for o in cell.get("outputs", []):
@@ -50,13 +28,27 @@ def _text(cell) -> str:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_notebook_executes_without_error(executed, name):
-    error = executed / f"{name}.error"
-    assert not error.exists(), error.read_text()[-3000:]
-    nb = nbformat.read(str(executed / f"{name}.ipynb"), as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(c.execution_count for c in code)
-    assert "small-draws check run" in _text(code[0])
+def test_notebook_executes_without_error(name, monkeypatch, capsys):
+    """Every code cell of the stored notebook runs without error, with small draws, in order,
+    in one namespace, in this test process: it shares a worker with the law-family tests
+    (conftest.SHARED_WORKER), so the laws it fits are already compiled. Jupyter's own execution
+    of the same cells is `python scripts/build_notebooks.py --check DIR`, and the full run
+    `python scripts/build_notebooks.py` (whose outputs the next test checks)."""
+    import matplotlib.pyplot as plt
+
+    nb = nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), as_version=4)
+    monkeypatch.setenv("BAYESCALE_NOTEBOOK_QUICK", "1")
+    monkeypatch.chdir(ROOT / "notebooks")
+    namespace: dict = {"__name__": "__main__"}
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    for i, source in enumerate(code, start=1):
+        try:
+            exec(compile(source, f"{name}.ipynb, code cell {i}", "exec"), namespace)
+        except Exception as exc:
+            pytest.fail(f"{name}: code cell {i} raised {type(exc).__name__}: {exc}\n{source}")
+        finally:
+            plt.close("all")
+    assert "small-draws check run" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", NAMES)
