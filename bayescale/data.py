@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .columns import LOSS_UNITS, column_hint, loss_in_nats
 from .exceptions import ConfigError, DataError, DataWarning
 
 __all__ = [
@@ -34,10 +35,6 @@ __all__ = [
 ]
 
 _MAX_ROWS_NAMED = 8
-#: Units a loss column may come in (converted to nats).
-LOSS_UNITS = ("nats", "bits")
-#: Losses above this look like perplexities or percentages, not cross-entropy in nats.
-LOSS_LOOKS_WRONG = 20.0
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -249,7 +246,7 @@ def load_runs(
         attrs["derived"] = f"C = {k:g} N D"
     attrs["flops_per_param_token"] = k
     if target == K.LOSS:
-        y = _loss_in_nats(y, loss_unit, target_source, attrs, where)
+        y = loss_in_nats(y, loss_unit, target_source, attrs, where)
 
     out = pd.DataFrame({K.N: n, K.D: d, K.C: c, target: y, **extra})
     if K.GROUP in frame.columns:
@@ -319,42 +316,6 @@ def _rename_columns(
     return frame.drop(columns=clash).rename(columns={v: k for k, v in columns.items()})
 
 
-#: Common spellings of bayescale's columns in other tools' tables (for the missing-column hint).
-_ALIASES = {
-    K.N: ("params", "n_params", "num_params", "parameters", "model_size", "nparams", "size"),
-    K.D: ("tokens", "n_tokens", "num_tokens", "train_tokens", "data", "tokens_seen"),
-    K.C: ("flops", "compute", "train_flops", "flop"),
-    K.LOSS: ("val_loss", "eval_loss", "valid_loss", "validation_loss", "train_loss", "ce_loss"),
-}
-
-
-def column_hint(name: str, found: list[str]) -> str | None:
-    """The source column that probably means ``name`` (same name in another case, a common
-    alias, or a close spelling), or None.
-
-    Examples
-    --------
-    >>> column_hint("loss", ["params", "tokens", "Loss"])
-    'Loss'
-    >>> column_hint("N", ["params", "tokens", "val_loss"])
-    'params'
-    """
-    import difflib
-
-    lower = {f.lower(): f for f in found}
-    if name.lower() in lower:
-        return lower[name.lower()]
-    for alias in _ALIASES.get(name, ()):
-        if alias in lower:
-            return lower[alias]
-    spellings = [name.lower()] if len(name) > 2 else []
-    for spelling in [*spellings, *_ALIASES.get(name, ())]:
-        close = difflib.get_close_matches(spelling, list(lower), n=1, cutoff=0.75)
-        if close:
-            return lower[close[0]]
-    return None
-
-
 def _check_columns_present(frame: pd.DataFrame, target: str, where: str) -> None:
     missing = [c for c in (K.N, target) if c not in frame.columns]
     if K.D not in frame.columns and K.C not in frame.columns:
@@ -409,38 +370,6 @@ def _tokens_and_compute(
             stacklevel=4,
         )
     return d, c
-
-
-def _loss_in_nats(
-    y: np.ndarray, unit: str | None, source: str, attrs: dict[str, Any], where: str
-) -> np.ndarray:
-    """Losses in nats: bits converted (once: a table loaded before says so in ``attrs``); a
-    warning where the values or the column's name suggest another unit."""
-    import re
-
-    if attrs.get("converted_from") == "bits":
-        return y
-    if unit == "bits":
-        attrs.update(loss_unit="nats", converted_from="bits")
-        return y * np.log(2.0)
-    attrs["loss_unit"] = "nats"
-    if unit is None and re.search(r"bit|bpb|bpc", source, re.IGNORECASE):
-        warnings.warn(
-            f"loss column '{source}'{where} looks like bits (by its name); bayescale takes "
-            "nats: pass loss_unit='bits' (CLI: --loss-unit bits) to convert, or 'nats' to "
-            "confirm",
-            DataWarning,
-            stacklevel=3,
-        )
-    if unit is None and np.max(y) > LOSS_LOOKS_WRONG:
-        warnings.warn(
-            f"losses{where} reach {np.max(y):.4g}: that looks like a perplexity or a percentage, "
-            "not a cross-entropy in nats (a law for losses takes log-loss); pass "
-            "loss_unit='nats' to confirm",
-            DataWarning,
-            stacklevel=3,
-        )
-    return y
 
 
 def _warn_duplicated_runs(out: pd.DataFrame, rows: _Rows) -> None:
