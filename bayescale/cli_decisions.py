@@ -100,9 +100,7 @@ def predict(
             d,
             interval=interval,
             target=target,
-            unique_tokens=(unique_tokens[0] if len(unique_tokens) == 1 else unique_tokens)
-            if unique_tokens
-            else None,
+            unique_tokens=unique_tokens or None,  # one value broadcasts to every plan
         )
     if fit.drift is None and (table["compute_factor"] > 1).any():
         warn(f"extrapolating beyond the largest fitted run with {fit.drift_note}")
