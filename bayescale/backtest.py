@@ -19,9 +19,9 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
-from .data import split_by_compute
+from .data import split_by_compute, split_by_mask
 from .drift import with_drift
-from .exceptions import ConfigError
+from .exceptions import ConfigError, DataError
 from .laws.base import Law
 
 __all__ = ["split_by_compute", "backtest", "backtest_sweep", "score_predictive"]
@@ -52,15 +52,31 @@ def score_predictive(draws: np.ndarray, y: np.ndarray, logpdf: np.ndarray | None
 
 
 def _bayes_predictive(law: Law, fit: Any, test: pd.DataFrame, seed: int):
-    """Posterior-predictive draws of the held-out runs on the observation scale."""
-    inputs = {x: test[x].to_numpy(float) for x in law.inputs}
-    mu, p = law.predictive(fit.draws(), **inputs)
+    """Posterior-predictive draws of the held-out runs on the observation scale (a pooled
+    fit's runs from their own group's parameters)."""
     rng = np.random.default_rng(seed)
+    if not law.grouped:
+        return _predictive_draws(law, fit, test, rng, None)
+    groups = test[K.GROUP].astype(str).to_numpy()
+    draws = logpdf = None
+    for g in dict.fromkeys(groups):
+        rows = groups == g
+        d, lp = _predictive_draws(law, fit, test[rows], rng, g)
+        if draws is None:
+            draws = np.empty((d.shape[0], len(test)))
+            logpdf = np.empty_like(draws)
+        draws[:, rows], logpdf[:, rows] = d, lp
+    return draws, logpdf
+
+
+def _predictive_draws(law: Law, fit: Any, test: pd.DataFrame, rng, group: str | None):
+    inputs = {x: test[x].to_numpy(float) for x in law.inputs}
+    mu, p = law.predictive(fit.draws(group), **inputs)
     # one drift value per draw and run: the predictive is the mixture over draws
-    mu = with_drift(fit, mu, test[K.C].to_numpy(float), rng)
+    mu = with_drift(fit, mu, test[K.C].to_numpy(float), rng, group)
     draws = law.likelihood.sample(rng, mu, p)
     y = law.to_observed(test[law.target].to_numpy(float))
-    return draws, law.likelihood.logpdf(y, mu, p)
+    return draws, np.broadcast_to(law.likelihood.logpdf(y, mu, p), draws.shape)
 
 
 def _bootstrap_predictive(
@@ -91,6 +107,7 @@ def backtest(
     *,
     holdout_compute_above: float | None = None,
     holdout_top_fraction: float | None = None,
+    holdout: Any = None,
     interval: float = K.DEFAULT_INTERVAL,
     seed: int = 0,
     method: str = "bayes",
@@ -106,7 +123,12 @@ def backtest(
     runs
         Runs table or CSV path.
     holdout_compute_above, holdout_top_fraction
-        The cut-off: a compute, or the fraction of runs (largest compute) to hold out.
+        The cut-off: a compute, or the fraction of runs (largest compute) to hold out; for a
+        pooled law (``pooling="partial"`` or ``"none"``) the fraction is taken in each group,
+        and each group's held-out runs are predicted from its own parameters.
+    holdout
+        Instead of a cut-off, the held-out runs themselves: a boolean per run, or a pandas
+        query over the runs' columns (``"size == '3B'"``: a ladder's largest rung).
     interval
         The interval reported per run (``lower`` / ``upper``) and as ``interval``.
     seed
@@ -137,9 +159,25 @@ def backtest(
     if method not in BACKTEST_METHODS:
         raise ConfigError(f"method must be one of {BACKTEST_METHODS}, got {method!r}")
     runs = law.load_runs(runs)
-    train, test, cutoff = split_by_compute(
-        runs, holdout_compute_above=holdout_compute_above, holdout_top_fraction=holdout_top_fraction
-    )
+    if holdout is not None:
+        if holdout_compute_above is not None or holdout_top_fraction is not None:
+            raise ConfigError("give holdout or a compute cut-off, not both")
+        train, test = split_by_mask(runs, holdout)
+        cutoff = None
+    else:
+        train, test, cutoff = split_by_compute(
+            runs,
+            holdout_compute_above=holdout_compute_above,
+            holdout_top_fraction=holdout_top_fraction,
+            per_group=law.grouped,
+        )
+    if law.grouped:
+        missing = sorted(set(test[K.GROUP].astype(str)) - set(train[K.GROUP].astype(str)))
+        if missing:
+            raise DataError(
+                f"group(s) {', '.join(missing)} would have no training runs: a pooled "
+                "backtest predicts each group from its own smaller runs"
+            )
     if method == "bootstrap":
         draws, logpdf = _bootstrap_predictive(law, train, test, seed, n_boot)
         result = _result(law, train, test, cutoff, draws, logpdf, interval, True)
@@ -166,12 +204,17 @@ def _result(law, train, test, cutoff, draws, logpdf, interval, ok) -> dict[str, 
     median = law.from_observed(s["median"])
     target = test[law.target].to_numpy(float)
     rel = np.abs(median - target) / np.abs(target)
-    factor = test[K.C].to_numpy(float) / train[K.C].max()
+    if law.grouped:  # each group's extrapolation, from its own largest training run
+        largest = train.groupby(train[K.GROUP].astype(str))[K.C].max()
+        factor = test[K.C].to_numpy(float) / test[K.GROUP].astype(str).map(largest).to_numpy()
+    else:
+        factor = test[K.C].to_numpy(float) / train[K.C].max()
     records = [
         {
             K.N: float(test[K.N].iloc[i]),
             K.D: float(test[K.D].iloc[i]),
             K.C: float(test[K.C].iloc[i]),
+            **({K.GROUP: str(test[K.GROUP].iloc[i])} if law.grouped else {}),
             law.target: float(target[i]),
             "median": float(median[i]),
             "lower": float(law.from_observed(lo[i])),

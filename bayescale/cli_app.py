@@ -105,11 +105,19 @@ Draws = Annotated[
 ]
 Tune = Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")]
 Chains = Annotated[int, typer.Option(min=1, help="Number of chains.")]
+GroupColumn = Annotated[
+    str | None, typer.Option(help="Column that groups the runs (read as 'group').")
+]
+Pooling = Annotated[
+    PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
+]
+TargetAccept = Annotated[float, typer.Option(help="NUTS target acceptance.")]
 Noise = Annotated[
     str | None,
     typer.Option(
-        help="chinchilla: 'offopt' (noise grows off the optimum; default unpooled) or "
-        "'constant' (default pooled)."
+        help="chinchilla, data-constrained: 'offopt' (noise grows off the optimum; chinchilla's "
+        "default unpooled), 'asym' (its own slope on each side of the optimum), 'size' (noise "
+        "changes with model size) or 'constant' (default pooled and data-constrained)."
     ),
 ]
 Seed = Annotated[

@@ -16,8 +16,12 @@ from .cli_app import (
     Draws,
     FitDir,
     FlopsPerTokenParam,
+    GroupColumn,
     Interval,
     Noise,
+    Pooling,
+    PoolingName,
+    TargetAccept,
     Tune,
     UnitOfLoss,
     app,
@@ -242,6 +246,8 @@ def backtest(
     loss_unit: UnitOfLoss = None,
     flops_per_token_param: FlopsPerTokenParam = None,
     noise: Noise = None,
+    group_column: GroupColumn = None,
+    pooling: Pooling = PoolingName.complete,
     holdout_compute_above: Annotated[
         list[float] | None,
         typer.Option(
@@ -251,11 +257,19 @@ def backtest(
     holdout_top_fraction: Annotated[
         float | None, typer.Option(help="Hold out this fraction of runs, largest compute first.")
     ] = None,
+    holdout_where: Annotated[
+        str | None,
+        typer.Option(
+            help="Hold out the runs this pandas query over the file's columns selects, e.g. "
+            "\"size == '3B'\" (a ladder's largest rung)."
+        ),
+    ] = None,
     interval: Interval = 0.9,
     draws: Draws = None,
     tune: Tune = 1000,
     chains: Chains = 4,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    target_accept: TargetAccept = 0.9,
     method: Annotated[
         BacktestMethod, typer.Option(help="bayes, or the Huber point fit + bootstrap baseline.")
     ] = BacktestMethod.bayes,
@@ -265,39 +279,57 @@ def backtest(
     ] = True,
     as_json: AsJson = False,
 ) -> None:
-    """Fit on the smaller runs, predict the held-out larger ones, score interval coverage."""
+    """Fit on the smaller runs, predict the held-out larger ones, score interval coverage.
+
+    With --pooling partial (or none) and a group column, each group's own largest runs are
+    held out (--holdout-top-fraction is taken per group) and predicted from its parameters.
+    """
     with library_calls():
         from .backtest import backtest as run_backtest
         from .exceptions import ConfigError
         from .laws import make_law
 
-        model = make_law(law, **({"noise": noise} if noise is not None else {}))
+        options: dict = {} if noise is None else {"noise": noise}
+        if pooling is not PoolingName.complete:
+            options["pooling"] = pooling.value
+        model = make_law(law, **options)
         runs = model.load_runs(
-            runs, columns=column_map(column), **read_options(loss_unit, flops_per_token_param)
+            runs,
+            columns=column_map(column, group_column),
+            **read_options(loss_unit, flops_per_token_param),
         )
         cutoffs = holdout_compute_above or []
-        if bool(cutoffs) == (holdout_top_fraction is not None):
+        chosen = bool(cutoffs) + (holdout_top_fraction is not None) + (holdout_where is not None)
+        if chosen != 1:
             raise ConfigError(
-                "give --holdout-compute-above (once or more) or --holdout-top-fraction"
+                "give one of --holdout-compute-above (once or more), --holdout-top-fraction "
+                "and --holdout-where"
             )
         kw = {"interval": interval, "seed": seed, "method": method.value, "n_boot": n_boot}
         kw.update(draws=draws, tune=tune, chains=chains)
         if method is BacktestMethod.bayes:
-            kw["drift"] = drift
+            kw.update(drift=drift, target_accept=target_accept)
         if cutoffs:
             results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
+        elif holdout_where is not None:
+            results = [run_backtest(model, runs, holdout=holdout_where, **kw)]
         else:
             results = [run_backtest(model, runs, holdout_top_fraction=holdout_top_fraction, **kw)]
-    unconverged = [r["cutoff"] for r in results if not r["diagnostics_ok"]]
+    unconverged = [_split_name(r) for r in results if not r["diagnostics_ok"]]
     if as_json:
         emit_json(results if len(results) > 1 else results[0])
     else:
         _print_backtest(model, results, interval)
     if unconverged:
         warn(
-            f"the training fit(s) at cut-off(s) {', '.join(f'C > {c:.3g}' for c in unconverged)} "
+            f"the training fit(s) of {', '.join(unconverged)} "
             "did not converge (diagnostics_ok: false): their scores are not to be trusted"
         )
+
+
+def _split_name(result: dict) -> str:
+    cutoff = result["cutoff"]
+    return "the selected runs held out" if cutoff is None else f"cut-off C > {cutoff:.3g}"
 
 
 def _print_backtest(model, results: list[dict], interval: float) -> None:
@@ -308,7 +340,7 @@ def _print_backtest(model, results: list[dict], interval: float) -> None:
     for r in results:
         cov = r["coverage"]
         typer.echo(
-            f"cut-off C > {r['cutoff']:.3g}: train {r['n_train']}, test {r['n_test']} (up to "
+            f"{_split_name(r)}: train {r['n_train']}, test {r['n_test']} (up to "
             f"{r['max_compute_factor']:.3g}x the largest training run); coverage 50% "
             f"{cov['0.5']:.2f}, 80% {cov['0.8']:.2f}, 90% {cov['0.9']:.2f}; mean width (log) "
             f"{r['mean_width_log']:.4f}; median |rel. error| {r['median_abs_rel_error']:.2%}; "

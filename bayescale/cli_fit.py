@@ -17,12 +17,15 @@ from .cli_app import (
     Draws,
     FitMethod,
     FlopsPerTokenParam,
+    GroupColumn,
     LikelihoodName,
     Noise,
+    Pooling,
     PoolingName,
     Progress,
     SamplerName,
     Seed,
+    TargetAccept,
     Tune,
     UnitOfLoss,
     app,
@@ -58,21 +61,23 @@ def fit(
     likelihood: Annotated[
         LikelihoodName, typer.Option(help="Noise model on log loss.")
     ] = LikelihoodName.studentt,
-    nu: Annotated[float, typer.Option(help="Student-t degrees of freedom.")] = 4.0,
+    nu: Annotated[
+        str | None,
+        typer.Option(
+            help="Student-t degrees of freedom, or 'fit' to sample them (default: the law's; "
+            "4, and fitted for data-constrained)."
+        ),
+    ] = None,
     priors: Annotated[
         str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
     ] = None,
     column: Column = None,
     loss_unit: UnitOfLoss = None,
     flops_per_token_param: FlopsPerTokenParam = None,
-    group_column: Annotated[
-        str | None, typer.Option(help="Column that groups the runs (read as 'group').")
-    ] = None,
-    pooling: Annotated[
-        PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
-    ] = PoolingName.complete,
+    group_column: GroupColumn = None,
+    pooling: Pooling = PoolingName.complete,
     noise: Noise = None,
-    target_accept: Annotated[float, typer.Option(help="NUTS target acceptance.")] = 0.9,
+    target_accept: TargetAccept = 0.9,
     method: Annotated[
         FitMethod,
         typer.Option(help="mcmc (posterior), or a fast point fit: map, bootstrap (Huber)."),
@@ -99,7 +104,9 @@ def fit(
     with library_calls():
         from .laws import make_law
 
-        options: dict = {"likelihood": likelihood.value, "nu": nu}
+        options: dict = {"likelihood": likelihood.value}
+        if nu is not None:
+            options["nu"] = _degrees_of_freedom(nu)
         if no_irreducible:
             options["irreducible"] = False
         for key, value in (("variable", variable), ("priors", priors), ("noise", noise)):
@@ -280,3 +287,18 @@ def demo(
             f"divergences {d['divergences']}, sampling {f.settings['timing']['sampling_s']:.1f} s"
         )
     typer.echo(f"wrote {out}/ (fit_240/, fit_245/, comparison.csv, comparison.md)")
+
+
+def _degrees_of_freedom(text: str) -> float | None:
+    """``--nu``: a positive number, or ``fit`` (sampled: None)."""
+    from .exceptions import ConfigError
+
+    if text.strip().lower() == "fit":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"--nu must be a positive number or 'fit', got {text!r}")
+    return value

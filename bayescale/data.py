@@ -418,10 +418,23 @@ def split_by_compute(
     *,
     holdout_compute_above: float | None = None,
     holdout_top_fraction: float | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Split runs into (train, test, cutoff): test = runs with C above the cut-off."""
+    per_group: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame, float | None]:
+    """Split runs into (train, test, cutoff): test = runs with C above the cut-off.
+
+    ``per_group`` with ``holdout_top_fraction``: each group's own largest runs are held out
+    (the cut-off returned is None: there is one per group)."""
     if (holdout_compute_above is None) == (holdout_top_fraction is None):
         raise ConfigError("give exactly one of holdout_compute_above and holdout_top_fraction")
+    if per_group and holdout_top_fraction is not None and K.GROUP in runs:
+        parts = [
+            split_by_compute(g, holdout_top_fraction=holdout_top_fraction)
+            for _, g in runs.groupby(K.GROUP, sort=False)
+        ]
+        train = pd.concat([p[0] for p in parts], ignore_index=True)
+        held = pd.concat([p[1] for p in parts], ignore_index=True)
+        train.attrs.update(runs.attrs)
+        return train, held, None
     c = runs[K.C].to_numpy(float)
     if holdout_top_fraction is not None:
         if not 0 < holdout_top_fraction < 1:
@@ -439,3 +452,27 @@ def split_by_compute(
     held = runs[test].reset_index(drop=True)
     train.attrs.update(runs.attrs)
     return train, held, cutoff
+
+
+def split_by_mask(runs: pd.DataFrame, holdout: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split runs into (train, test) by ``holdout``: a boolean mask over the rows, or a pandas
+    query over the runs' columns (``"size == '3B'"``) selecting the test runs."""
+    if isinstance(holdout, str):
+        try:
+            mask = runs.eval(holdout)
+        except Exception as exc:  # pandas raises many kinds; all mean a bad expression
+            raise ConfigError(f"holdout expression {holdout!r} failed: {exc}") from None
+    else:
+        mask = holdout
+    mask = np.asarray(mask)
+    if mask.dtype != bool or mask.shape != (len(runs),):
+        raise ConfigError(
+            f"holdout must select runs: a boolean per run ({len(runs)}), got {mask.dtype} "
+            f"of shape {mask.shape}"
+        )
+    if mask.all() or not mask.any():
+        raise DataError(f"the holdout selects {int(mask.sum())} of {len(runs)} runs: none left")
+    train = runs[~mask].reset_index(drop=True)
+    held = runs[mask].reset_index(drop=True)
+    train.attrs.update(runs.attrs)
+    return train, held

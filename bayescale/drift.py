@@ -30,10 +30,16 @@ import numpy as np
 from . import constants as K
 from .exceptions import ConfigError
 
-__all__ = ["drift_sd", "with_drift", "tau_from_residuals", "tau_posterior", "MIN_RUNS", "INNER_FIT"]
+__all__ = [
+    "drift_sd",
+    "with_drift",
+    "tau_from_residuals",
+    "tau_posterior",
+    "tau_prior",
+    "prior_scale",
+    "INNER_FIT",
+]
 
-#: Fewer runs than this: no drift is estimated (``tau`` is None: intervals from the law only).
-MIN_RUNS = 30
 HOLDOUT_FRACTION = 0.2
 #: Settings of the inner (leave-future-out) fit: small, it only feeds a variance estimate.
 INNER_FIT = {"draws": 300, "tune": 300, "chains": 2}
@@ -53,19 +59,25 @@ def drift_sd(tau: float | None, compute: Any, compute_max: float) -> np.ndarray:
     return tau * np.sqrt(np.maximum(np.log10(c / compute_max), 0.0))
 
 
-def with_drift(fit: Any, centre: Any, compute: Any, rng: np.random.Generator) -> Any:
+def with_drift(
+    fit: Any, centre: Any, compute: Any, rng: np.random.Generator, group: str | None = None
+) -> Any:
     """``centre`` (observation scale, posterior draws first) plus one draw of the fit's drift
     per element at ``compute``; ``centre`` unchanged (and no random numbers drawn) when the fit
     has no drift. Where the fit carries draws of ``tau`` (its posterior given the inner
     held-out runs), each posterior draw gets its own ``tau``, so the drift's own estimation
-    uncertainty widens the intervals too."""
+    uncertainty widens the intervals too. ``group`` (a pooled fit's): the distance is measured
+    from that group's largest run."""
     info = fit.settings.get("drift", {})
     tau = info.get("tau")
-    if not tau:
-        return centre
-    c_max = float(fit.runs[K.C].max())
-    shape = np.shape(centre)
     taus = info.get("tau_draws")
+    if not tau and not taus:
+        return centre
+    runs = fit.runs
+    if group is not None and K.GROUP in runs and (runs[K.GROUP].astype(str) == str(group)).any():
+        runs = runs[runs[K.GROUP].astype(str) == str(group)]
+    c_max = float(runs[K.C].max())
+    shape = np.shape(centre)
     if taus:
         t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(
             -1, *([1] * (len(shape) - 1))
@@ -143,14 +155,31 @@ def _tau2_mle(r: np.ndarray, v: np.ndarray, d: np.ndarray) -> float:
     return float(np.exp(res.x)) if nll(res.x) < nll(-30.0) else 0.0
 
 
-#: Prior on ``tau`` for its posterior: HalfNormal with this scale (log loss per sqrt decade).
-TAU_PRIOR_SCALE = 0.05
+#: Prior on ``tau`` (log loss per sqrt decade of compute): HalfNormal with this scale, learned
+#: from the shipped data sets by :func:`prior_scale` (``python scripts/drift_prior.py``; the
+#: numbers in ``docs/drift_prior.md``). A fit with few runs gets its drift from this prior
+#: (updated by whatever held-out runs it has), so a small ladder's far extrapolations widen too.
+TAU_PRIOR_SCALE = 0.044
+
+_GRID_POINTS = 3001
 
 
-def tau_posterior(r: np.ndarray, v: np.ndarray, d: np.ndarray, n: int = 200) -> np.ndarray:
+def _grid(scale: float) -> np.ndarray:
+    return np.linspace(0.0, 6 * scale, _GRID_POINTS)
+
+
+def _quantiles(grid: np.ndarray, logp: np.ndarray, n: int) -> np.ndarray:
+    w = np.exp(logp - logp.max())
+    cdf = np.cumsum(w) / np.sum(w)
+    return np.interp((np.arange(n) + 0.5) / n, cdf, grid)
+
+
+def tau_posterior(
+    r: np.ndarray, v: np.ndarray, d: np.ndarray, n: int = 200, scale: float = TAU_PRIOR_SCALE
+) -> np.ndarray:
     """``n`` evenly spaced quantiles of the posterior of ``tau`` under
-    ``r_i ~ Normal(0, v_i + tau**2 d_i)`` and a HalfNormal(:data:`TAU_PRIOR_SCALE`) prior,
-    computed on a grid (deterministic: no random numbers).
+    ``r_i ~ Normal(0, v_i + tau**2 d_i)`` and a HalfNormal(``scale``) prior, computed on a grid
+    (deterministic: no random numbers). With no residuals it is the prior's quantiles.
 
     Examples
     --------
@@ -161,8 +190,59 @@ def tau_posterior(r: np.ndarray, v: np.ndarray, d: np.ndarray, n: int = 200) -> 
     >>> bool(q[10] < 0.02 < q[-10])
     True
     """
-    grid = np.linspace(0.0, 6 * TAU_PRIOR_SCALE, 3001)
-    logp = _loglik(grid**2, r, v, d) - 0.5 * (grid / TAU_PRIOR_SCALE) ** 2
-    w = np.exp(logp - logp.max())
-    cdf = np.cumsum(w) / np.sum(w)
-    return np.interp((np.arange(n) + 0.5) / n, cdf, grid)
+    grid = _grid(scale)
+    r, v, d = (np.asarray(a, dtype=float) for a in (r, v, d))
+    logp = _loglik(grid**2, r, v, d) - 0.5 * (grid / scale) ** 2
+    return _quantiles(grid, logp, n)
+
+
+def tau_prior(n: int = 200, scale: float = TAU_PRIOR_SCALE) -> np.ndarray:
+    """``n`` evenly spaced quantiles of the prior of ``tau`` (what a fit too small to hold runs
+    out gets).
+
+    Examples
+    --------
+    >>> q = tau_prior(scale=0.05)
+    >>> round(float(np.median(q)), 3)  # HalfNormal(0.05): median 0.674 * 0.05
+    0.034
+    """
+    return tau_posterior(np.zeros(0), np.zeros(0), np.zeros(0), n=n, scale=scale)
+
+
+def log_marginal(r: np.ndarray, v: np.ndarray, d: np.ndarray, scale: float) -> float:
+    """Log of ``p(r | scale) = integral of Normal(r; 0, v + tau**2 d) HalfNormal(tau; scale)``
+    over ``tau`` (grid quadrature, with the Normal constants), for :func:`prior_scale`."""
+    grid = np.linspace(0.0, 12 * scale, 6001)
+    s = v + grid[:, None] ** 2 * d
+    loglik = -0.5 * np.sum(np.log(2 * np.pi * s) + r**2 / s, axis=-1)
+    logprior = np.log(2.0) - 0.5 * np.log(2 * np.pi * scale**2) - 0.5 * (grid / scale) ** 2
+    f = loglik + logprior
+    m = f.max()
+    return float(m + np.log(np.trapezoid(np.exp(f - m), grid)))
+
+
+def prior_scale(residual_sets: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
+    """Empirical Bayes: the HalfNormal scale of ``tau`` that makes the held-out residuals of
+    several data sets most likely, each set with its own ``tau`` drawn from the prior
+    (``tau_j ~ HalfNormal(scale)``; maximises the sum of :func:`log_marginal` over sets).
+
+    Returns ``{"scale", "per_set_mle"}`` (each set's own maximum-likelihood ``tau``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> sets = []
+    >>> for tau in np.abs(rng.normal(0, 0.03, 40)):
+    ...     d = rng.uniform(0.1, 1.0, 30); v = np.full(30, 1e-6)
+    ...     sets.append((rng.normal(0, np.sqrt(v + tau**2 * d)), v, d))
+    >>> bool(0.02 < prior_scale(sets)["scale"] < 0.045)
+    True
+    """
+    from scipy import optimize
+
+    def nll(log_s: float) -> float:
+        return -sum(log_marginal(r, v, d, float(np.exp(log_s))) for r, v, d in residual_sets)
+
+    res = optimize.minimize_scalar(nll, bounds=(np.log(1e-4), np.log(0.5)), method="bounded")
+    mles = [float(np.sqrt(_tau2_mle(r, v, d))) for r, v, d in residual_sets]
+    return {"scale": float(np.exp(res.x)), "per_set_mle": mles}

@@ -253,9 +253,13 @@ class Fit:
         """
         info = self.settings.get("drift") or {}
         if self.drift is not None:
+            if info.get("method") == "prior":
+                source = info.get("note", "from the prior learned on the shipped data sets")
+            else:
+                source = f"learned from {info.get('n_inner_test', '?')} held-out runs"
             return (
                 f"extrapolation drift tau = {self.drift:.3g} per sqrt(decade) of compute beyond "
-                f"the largest run (learned from {info.get('n_inner_test', '?')} held-out runs)"
+                f"the largest run ({source})"
             )
         why = info.get("note") or "not estimated"
         if self.settings.get("method", "mcmc") != "mcmc":

@@ -26,13 +26,20 @@ import pandas as pd
 
 from . import constants as K
 from .data import split_by_compute, split_top_loss
-from .drift import HOLDOUT_FRACTION, INNER_FIT, MIN_RUNS, check_drift_method, tau_from_residuals
+from .drift import (
+    HOLDOUT_FRACTION,
+    INNER_FIT,
+    TAU_PRIOR_SCALE,
+    check_drift_method,
+    tau_from_residuals,
+    tau_prior,
+)
 from .exceptions import ConfigError, DataError
 from .fit import Fit
 from .laws.base import Law, provide_verb
 from .sampling import DEFAULT_DRAWS, PILOT_DRAWS, PILOT_TUNE, sample_posterior
 
-__all__ = ["fit_law", "estimate_drift", "check_settings", "derive_seeds"]
+__all__ = ["fit_law", "estimate_drift", "drift_residuals", "check_settings", "derive_seeds"]
 
 
 def check_settings(
@@ -208,7 +215,7 @@ def fit_law(
     )
 
 
-def estimate_drift(
+def drift_residuals(
     law: Law,
     runs: pd.DataFrame,
     *,
@@ -216,27 +223,21 @@ def estimate_drift(
     sampler: str = "nutpie",
     target_accept: float = 0.9,
     holdout_fraction: float = HOLDOUT_FRACTION,
-    method: str = "mle",
 ) -> dict[str, Any]:
-    """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
+    """The leave-future-out refit behind the drift: hold out the top ``holdout_fraction`` of
+    ``runs`` by compute, sample the law on the rest (:data:`bayescale.drift.INNER_FIT`), and
+    return the held-out runs' residuals ``r`` (of the posterior-mean prediction), predictive
+    variances ``v`` (parameters and noise) and distances ``d`` (decades of compute beyond the
+    inner fit's largest run), with ``n_inner_train``, ``n_inner_test``, ``inner_cutoff``.
 
-    Holds out the top ``holdout_fraction`` of the runs by compute, samples the law's posterior
-    on the rest (:data:`bayescale.drift.INNER_FIT` settings, adaptive draws off), and estimates
-    ``tau`` from the held-out runs' residuals (:func:`bayescale.drift.tau_from_residuals`;
-    ``method`` ``"mle"`` or ``"moments"``).
-
-    Returns ``{"tau", "method", "n_inner_train", "n_inner_test", "inner_cutoff", "note"}``
-    (and ``tau_draws`` for ``"mle"``); ``tau`` is None (no drift) for pooled laws and when
-    there are fewer than :data:`bayescale.drift.MIN_RUNS` runs.
+    Returns ``{"note": why}`` alone when the split leaves too few runs on one side.
     """
-    check_drift_method(method)
-    if law.grouped:
-        return {"tau": None, "note": "not estimated for pooled fits"}
-    if len(runs) < MIN_RUNS:
-        return {"tau": None, "note": f"not estimated: fewer than {MIN_RUNS} runs"}
-    train, test, cutoff = split_by_compute(runs, holdout_top_fraction=holdout_fraction)
+    try:
+        train, test, cutoff = split_by_compute(runs, holdout_top_fraction=holdout_fraction)
+    except DataError:  # the largest runs share one compute: nothing lies beyond the rest
+        return {"note": "the largest runs share one compute, so none can be held out"}
     if len(train) <= 2 * law.n_free or len(test) < 3 or train[K.C].max() <= 0:
-        return {"tau": None, "note": "not estimated: too few runs on one side of the split"}
+        return {"note": f"{len(runs)} runs are too few to hold any out"}
     _, pilot_seed, main_seed = derive_seeds(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -261,13 +262,80 @@ def estimate_drift(
     d = np.log10(test[K.C].to_numpy(float) / train[K.C].max())
     ok = np.isfinite(r) & np.isfinite(v) & (d > 0)
     if ok.sum() < 3:
-        return {"tau": None, "note": "not estimated: held-out runs share the largest compute"}
+        return {"note": "the held-out runs share the largest compute"}
     return {
-        **tau_from_residuals(r[ok], v[ok], d[ok], method),
+        "r": r[ok],
+        "v": v[ok],
+        "d": d[ok],
         "n_inner_train": int(len(train)),
         "n_inner_test": int(ok.sum()),
         "inner_cutoff": float(cutoff),
+    }
+
+
+def estimate_drift(
+    law: Law,
+    runs: pd.DataFrame,
+    *,
+    seed: int = 0,
+    sampler: str = "nutpie",
+    target_accept: float = 0.9,
+    holdout_fraction: float = HOLDOUT_FRACTION,
+    method: str = "mle",
+) -> dict[str, Any]:
+    """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
+
+    Holds out the top ``holdout_fraction`` of the runs by compute, samples the law's posterior
+    on the rest (:func:`drift_residuals`), and estimates ``tau`` from the held-out runs'
+    residuals (:func:`bayescale.drift.tau_from_residuals`; ``method`` ``"mle"`` or
+    ``"moments"``). With ``"mle"`` the fit also carries ``tau_draws``, the posterior of ``tau``
+    under the prior learned from the shipped data sets (:data:`bayescale.drift.TAU_PRIOR_SCALE`):
+    on a few held-out runs the prior holds it, on many the runs decide. Too few runs to hold
+    any out: ``tau_draws`` come from that prior alone (``method: "prior"``), so a small ladder's
+    extrapolations still widen with distance.
+
+    Pooled (grouped) laws take the prior too, with each group's distance measured from its own
+    largest run.
+
+    Returns ``{"tau", "method", "note", ...}`` (``tau_draws``, ``n_inner_train``,
+    ``n_inner_test``, ``inner_cutoff`` where learned); ``tau`` is None (no drift) with
+    ``method="moments"`` when no run can be held out or the law is pooled.
+    """
+    check_drift_method(method)
+    if law.grouped:
+        # a second pooled fit only for the drift would double the cost of the slowest fits
+        why = "a pooled fit is not refitted to learn it"
+        return _prior_drift(why) if method == "mle" else {"tau": None, "note": why}
+    res = drift_residuals(
+        law,
+        runs,
+        seed=seed,
+        sampler=sampler,
+        target_accept=target_accept,
+        holdout_fraction=holdout_fraction,
+    )
+    if "r" not in res:
+        if method != "mle":
+            return {"tau": None, "note": f"not estimated: {res['note']}"}
+        return _prior_drift(res["note"])
+    r, v, d = res.pop("r"), res.pop("v"), res.pop("d")
+    return {
+        **tau_from_residuals(r, v, d, method),
+        **res,
         "note": "leave-future-out estimate (see bayescale.drift)",
+    }
+
+
+def _prior_drift(why: str) -> dict[str, Any]:
+    """The drift of a fit that cannot learn its own: the prior learned on the shipped data sets
+    (:data:`bayescale.drift.TAU_PRIOR_SCALE`)."""
+    draws = tau_prior()
+    return {
+        "tau": float(np.median(draws)),
+        "tau_draws": draws.round(6).tolist(),
+        "method": "prior",
+        "note": f"from the prior learned on the shipped data sets (scale {TAU_PRIOR_SCALE:g}): "
+        + why,
     }
 
 

@@ -171,7 +171,13 @@ def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArr
 
 
 def _noisy(
-    fit: Fit, p: dict[str, np.ndarray], loss: np.ndarray, rng, inputs, c: np.ndarray
+    fit: Fit,
+    p: dict[str, np.ndarray],
+    loss: np.ndarray,
+    rng,
+    inputs,
+    c: np.ndarray,
+    group: str | None = None,
 ) -> np.ndarray:
     """A new run's outcome: the law, the extrapolation drift beyond the fitted compute (see
     :mod:`bayescale.drift`) and run-to-run noise."""
@@ -179,7 +185,7 @@ def _noisy(
     noisy = law.likelihood_params(
         law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np
     )
-    centre = with_drift(fit, law.to_observed(loss), c, rng)
+    centre = with_drift(fit, law.to_observed(loss), c, rng, group)
     return law.from_observed(law.likelihood.sample(rng, centre, noisy))
 
 
@@ -247,7 +253,7 @@ def predict_loss(
     extra = {"unique_tokens": unique_tokens}
     inputs = _inputs(fit, n, d, k, extra)
     loss = fit.law.predict(p, **inputs)
-    new = _noisy(fit, p, loss, _rng(fit, seed), inputs, c)
+    new = _noisy(fit, p, loss, _rng(fit, seed), inputs, c, group)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
     if unique_tokens is not None:
         table["unique_tokens"] = inputs["unique_tokens"]
@@ -280,7 +286,7 @@ def prob_loss_below(
         raise ConfigError("target must be a single loss value")
     p, k = fit.draws(group), fit_k(fit)
     loss = _law_loss(fit, p, n, d, k)
-    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), k * n * d)
+    new = _noisy(fit, p, loss, _rng(fit, seed), _inputs(fit, n, d, k), k * n * d, group)
     return pd.DataFrame(
         {
             K.N: n,

@@ -55,7 +55,8 @@ def simulate_runs(
     """Draw the measured loss of each design row from ``law`` and its likelihood.
 
     ``params`` holds the law's parameters and the noise parameters (``sigma``, ``nu`` when the
-    likelihood samples it, ``sigma_slope`` under ``noise="offopt"``: 0 is constant noise).
+    likelihood samples it, the noise model's slopes such as ``sigma_slope`` under
+    ``noise="offopt"``: 0 is constant noise; see :mod:`bayescale.laws.noise`).
 
     Examples
     --------
@@ -133,8 +134,8 @@ def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: in
         warnings.warn(
             f"{bad.mean():.0%} of the prior-predictive {law.target} values overflow (0 or inf): "
             "the priors allow absurd laws at these runs (e.g. a compute-optimal size far from "
-            "every run, where noise='offopt' grows without bound); consider narrower or "
-            "literature priors",
+            "every run, where an off-optimum noise model grows without bound); consider "
+            "narrower or literature priors",
             BayescaleWarning,
             stacklevel=2,
         )

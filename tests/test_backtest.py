@@ -11,6 +11,7 @@ import pytest
 import bayescale as bs
 from bayescale.backtest import backtest, backtest_sweep, score_predictive, split_by_compute
 from bayescale.cli import main
+from bayescale.data import split_by_mask
 from bayescale.simulate import isoflop_design, simulate_runs
 from conftest import HOFFMANN, NOISE, check, seed
 
@@ -22,6 +23,23 @@ def test_split(sim_runs):
         split_by_compute(sim_runs)
     with pytest.raises(bs.DataError, match="no test runs"):
         split_by_compute(sim_runs, holdout_compute_above=1e30)
+
+
+def test_split_by_a_selection_of_runs(law, sim_runs):
+    runs = sim_runs.assign(size=np.where(sim_runs["N"] > 1e9, "big", "small"))
+    train, test = split_by_mask(runs, "size == 'big'")
+    assert (test["N"] > 1e9).all() and (train["N"] <= 1e9).all()
+    assert len(train) + len(test) == len(runs)
+    same, _ = split_by_mask(runs, (runs["N"] > 1e9).to_numpy())
+    assert same.equals(train)
+    with pytest.raises(bs.ConfigError, match="holdout expression 'size =='"):
+        split_by_mask(runs, "size ==")
+    with pytest.raises(bs.ConfigError, match="a boolean per run"):
+        split_by_mask(runs, [True, False])
+    with pytest.raises(bs.DataError, match="selects 0 of 80 runs"):
+        split_by_mask(runs, "N > 1e30")
+    with pytest.raises(bs.ConfigError, match="not both"):
+        backtest(law, runs, holdout="N > 1e9", holdout_top_fraction=0.2)
 
 
 def test_scores_of_a_known_predictive():
@@ -168,6 +186,6 @@ def test_unconverged_training_fit_is_flagged(law, calibrated_world, tmp_path, ca
     assert code == 0
     doc = json.loads(out)
     assert doc["diagnostics_ok"] is False and doc["problems"]
-    assert err.startswith("bayescale: warning: the training fit(s) at cut-off(s) C > 1.5e+21")
+    assert err.startswith("bayescale: warning: the training fit(s) of cut-off C > 1.5e+21")
     code, out, err = run_cli(argv, capsys, monkeypatch)
     assert "[fit NOT converged]" in out and "did not converge" in err

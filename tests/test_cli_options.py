@@ -38,6 +38,8 @@ CASES = [
     (["--noise", "constant"], lambda c: c["law"].options()["noise"] == "constant"),
     (["--likelihood", "normal"], lambda c: c["law"].likelihood.kind == "normal"),
     (["--nu", "7"], lambda c: c["law"].likelihood.nu == 7.0),
+    (["--nu", "fit"], lambda c: c["law"].likelihood.free_nu),
+    (["--law", "chinchilla"], lambda c: c["law"].likelihood.nu == 4.0),  # the law's default
     (
         ["--priors", "hoffmann2022"],
         lambda c: c["law"].priors["alpha"] != bs.ChinchillaLaw().priors["alpha"],
@@ -74,6 +76,15 @@ def test_fit_option_reaches_the_fit(flags, received, captured, csv, tmp_path, ca
     assert received(captured), (flags, captured.get("kwargs"))
 
 
+@pytest.mark.parametrize("bad", ["0", "-2", "many", "inf"])
+def test_bad_degrees_of_freedom_exit_2(bad, captured, csv, tmp_path, capsys, monkeypatch):
+    code, _, err = run_cli(
+        ["fit", csv, "--out", tmp_path / "out", "--nu", bad], capsys, monkeypatch
+    )
+    assert code == 2 and "--nu must be a positive number or 'fit'" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_jax_sampler_without_jax_names_the_install(law, sim_runs, monkeypatch):
     import importlib.util
 
@@ -106,7 +117,9 @@ BACKTEST_CASES = [
         ["--holdout-compute-above", "1e20", "--holdout-compute-above", "1e21"],
         lambda c: [x["holdout_compute_above"] for x in c] == [1e20, 1e21],
     ),
+    (["--holdout-where", "N > 1e9"], lambda c: c[0]["holdout"] == "N > 1e9"),
     (["--law", "kaplan-c"], lambda c: c[0]["law"].name == "kaplan-c"),
+    (["--noise", "asym"], lambda c: c[0]["law"].options()["noise"] == "asym"),
     (["--noise", "constant"], lambda c: c[0]["law"].options()["noise"] == "constant"),
     (["--interval", "0.8"], lambda c: c[0]["interval"] == 0.8),
     (["--seed", "9"], lambda c: c[0]["seed"] == 9),
@@ -142,6 +155,9 @@ def test_backtest_needs_exactly_one_kind_of_cut_off(backtest_calls, csv, capsys,
     flags = ["--holdout-compute-above", "1e20", "--holdout-top-fraction", "0.2"]
     code, _, _ = run_cli(["backtest", csv, *flags], capsys, monkeypatch)
     assert code == 2 and not backtest_calls
+    flags = ["--holdout-where", "N > 1e9", "--holdout-top-fraction", "0.2"]
+    code, _, err = run_cli(["backtest", csv, *flags], capsys, monkeypatch)
+    assert code == 2 and "--holdout-where" in err and not backtest_calls
 
 
 def test_report_options_reach_the_report(small_fit, tmp_path, capsys, monkeypatch):

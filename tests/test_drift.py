@@ -6,12 +6,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import binom
 
 import bayescale as bs
 from bayescale.backtest import backtest
-from bayescale.drift import drift_sd
+from bayescale.drift import TAU_PRIOR_SCALE, drift_sd, tau_from_residuals, with_drift
 from bayescale.fitting import estimate_drift
 
 
@@ -46,10 +47,50 @@ def test_drift_is_learned_on_real_runs_and_widens_only_beyond_them(chinchilla_fi
     assert far.loss_median.iloc[0] == far_plain.loss_median.iloc[0]  # the law itself unchanged
 
 
-def test_no_drift_for_small_or_pooled_fits(law, sim_runs):
-    assert estimate_drift(law, sim_runs.head(20))["tau"] is None
-    pooled = bs.ChinchillaLaw(pooling="partial")
-    assert estimate_drift(pooled, sim_runs)["tau"] is None
+def test_small_fits_take_their_drift_from_the_data_derived_prior(law, sim_runs, chinchilla_fit):
+    info = estimate_drift(law, sim_runs.head(12))  # too few runs to hold any out: no refit
+    assert info["method"] == "prior" and "12 runs are too few" in info["note"]
+    q = np.asarray(info["tau_draws"])
+    # HalfNormal(scale) quantiles: median 0.674 scale, 95% 1.96 scale
+    assert np.median(q) == pytest.approx(0.6745 * TAU_PRIOR_SCALE, rel=0.02)
+    assert np.quantile(q, 0.95) == pytest.approx(1.96 * TAU_PRIOR_SCALE, rel=0.03)
+    assert estimate_drift(law, sim_runs.head(12), method="moments")["tau"] is None
+    pooled = estimate_drift(bs.ChinchillaLaw(pooling="partial"), sim_runs)
+    assert pooled["method"] == "prior" and pooled["tau_draws"] == info["tau_draws"]
+    # such a fit's extrapolations widen with distance, and say where the drift came from
+    settings = {**chinchilla_fit.settings, "drift": info}
+    fit = bs.Fit(
+        chinchilla_fit.law,
+        chinchilla_fit.runs,
+        chinchilla_fit.idata,
+        settings,
+        chinchilla_fit.diagnostics,
+        chinchilla_fit.data_info,
+    )
+    assert "from the prior learned on the shipped data sets" in fit.drift_note
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ExtrapolationWarning)
+        t = bs.predict_loss(fit, [1e10, 7e10], [2e11, 1.4e12])  # 1.4x and 45x the largest run
+    log_width = np.log(t.loss_new_run_upper / t.loss_new_run_lower)
+    # at 45x (1.65 decades) the prior drift's 90% half-width alone is about 1.65 x 0.044 x 1.4
+    assert log_width.iloc[1] > 2 * log_width.iloc[0] and log_width.iloc[1] > 0.12
+
+
+def test_zero_maximum_likelihood_tau_keeps_its_posterior_draws():
+    # held-out residuals smaller than their predictive variance: the MLE is 0, but the
+    # posterior given a few runs still has mass above 0, and predictions keep it
+    rng = np.random.default_rng(0)
+    d = rng.uniform(0.1, 1.0, 5)
+    v = np.full(5, 1e-4)
+    res = tau_from_residuals(np.full(5, 1e-4), v, d)
+    assert res["tau"] == 0.0 and np.median(res["tau_draws"]) > 0.005
+
+    class Small:  # what with_drift reads of a fit
+        settings = {"drift": res}
+        runs = pd.DataFrame({"C": [1e20]})
+
+    spread = with_drift(Small, np.zeros((400, 1)), np.array([1e22]), rng).std()
+    assert spread > 0.005  # two decades out: the drift's posterior draws, not nothing
 
 
 @pytest.mark.slow

@@ -130,3 +130,31 @@ def test_partially_pooled_isoflop_law_orders_group_frontiers():
     assert list(a_post.sort_values().index) == sorted(truths, key=truths.get)
     alloc = bs.optimal_allocation(fit, 1e21, group="kaplan")
     assert alloc["N_opt_median"][0] == pytest.approx(2e9, rel=0.2)
+
+
+def test_pooled_backtest_holds_out_each_groups_largest_runs(partial_fit, grouped_runs):
+    from bayescale.backtest import backtest
+
+    law = bs.ChinchillaLaw(pooling="partial")
+    seen = {}
+
+    def fitted(train, **kwargs):  # the split and scoring, without a second pooled fit
+        seen["train"] = train
+        return partial_fit
+
+    law.fit = fitted
+    res = backtest(law, grouped_runs, holdout_top_fraction=0.15, seed=1)
+    runs = pd.DataFrame(res["runs"])
+    train = seen["train"]
+    for g in GROUPS:  # each group's own top 15% by compute, not the top 15% of all runs
+        held = runs[runs["group"] == g]
+        assert len(held) == round(0.15 * 56) and held["C"].min() >= train[train.group == g].C.max()
+        assert (held["compute_factor"] >= 1).all()
+    # each group's runs are predicted from its own parameters: the code group (E = 1.2) lowest
+    by_group = runs.groupby("group")["median"].mean()
+    assert by_group.idxmin() == "code"
+    assert res["coverage"]["0.9"] >= 0.8  # in-sample runs here: a smoke check of the scales
+    # a pooled fit's drift comes from the prior, measured from each group's largest run
+    assert partial_fit.settings["drift"]["method"] == "prior"
+    with pytest.raises(bs.DataError, match="no training runs"):
+        backtest(law, grouped_runs, holdout="group == 'code'")

@@ -9,16 +9,11 @@ import numpy as np
 
 from .. import allocation
 from .. import constants as K
-from ..exceptions import ConfigError
 from ..priors import Prior
-from .base import Law, raw_log, register_law
+from .base import Law, register_law
+from .noise import FrontierNoise
 
 __all__ = ["ChinchillaLaw"]
-
-
-def _log_amp(p: Mapping[str, Any], name: str, xp: Any) -> Any:
-    """log A from the true amplitude (``p[name]``): works in both sampler and NumPy paths."""
-    return xp.log(p[name])
 
 
 def _centred(e, a, b, alpha, beta, sd_e, sd_log_a, sd_log_b, sd_alpha, sd_beta):
@@ -32,7 +27,7 @@ def _centred(e, a, b, alpha, beta, sd_e, sd_log_a, sd_log_b, sd_alpha, sd_beta):
 
 
 @register_law
-class ChinchillaLaw(Law):
+class ChinchillaLaw(FrontierNoise, Law):
     """``L(N, D) = E + A / N**alpha + B / D**beta``.
 
     Default priors (weakly informative for losses in nats/token; Hoffmann et al. found
@@ -58,7 +53,7 @@ class ChinchillaLaw(Law):
     lets them dictate the fit near the optimum, where the decisions are made. It halved the
     median error of held-out larger runs in the backtests (``docs/backtest_table.md``).
     ``"constant"`` is one scale for all runs (the default for pooled fits, where the off-optimum
-    scale sampled poorly).
+    scale sampled poorly); ``"asym"`` and ``"size"``: see :mod:`bayescale.laws.noise`.
 
     Derived: ``a = beta / (alpha + beta)`` and ``b = alpha / (alpha + beta)``, the exponents of
     the compute-optimal ``N* ~ C**a`` and ``D* ~ C**b``.
@@ -104,36 +99,11 @@ class ChinchillaLaw(Law):
         pooling: str = "complete",
         noise: str | None = None,
     ) -> None:
-        if noise is None:
-            # Pooled fits keep a constant scale: off-optimum noise sampled poorly there (#4).
-            noise = "offopt" if pooling == "complete" else "constant"
-        if noise not in ("constant", "offopt"):
-            raise ConfigError(f"noise must be 'constant' or 'offopt', got {noise!r}")
-        self.noise = noise
+        self._set_noise(noise, pooling)
         super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)
-
-    @property
-    def noise_params(self) -> tuple[str, ...]:  # type: ignore[override]
-        return ("sigma_slope",) if self.noise == "offopt" else ()
-
-    def default_noise_priors(self) -> dict[str, Prior]:
-        return {"sigma_slope": Prior("HalfNormal", sigma=1.0)} if self.noise == "offopt" else {}
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "noise": self.noise}
-
-    def noise_scale(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
-        """``noise="offopt"``: ``sigma * exp(sigma_slope * |log(N / N*(C))|)``, noise that
-        grows with the distance from the compute-optimal size at the run's compute."""
-        if self.noise == "constant":
-            return p["sigma"]
-        log_n, log_d = raw_log(logx, K.N), raw_log(logx, K.D)
-        total = p["alpha"] + p["beta"]
-        log_g = (
-            xp.log(p["alpha"]) + _log_amp(p, "A", xp) - xp.log(p["beta"]) - _log_amp(p, "B", xp)
-        ) / total
-        log_n_opt = log_g + p["beta"] / total * (log_n + log_d)  # C/k = N D
-        return p["sigma"] * xp.exp(p["sigma_slope"] * xp.abs(log_n - log_n_opt))
 
     def literature_priors(self) -> dict[str, dict[str, Prior]]:
         """Prior sets centred on published fits of this law.
