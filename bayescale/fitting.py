@@ -274,19 +274,13 @@ def drift_residuals(
 
 
 def estimate_drift(
-    law: Law,
-    runs: pd.DataFrame,
-    *,
-    seed: int = 0,
-    sampler: str = "nutpie",
-    target_accept: float = 0.9,
-    holdout_fraction: float = HOLDOUT_FRACTION,
-    method: str = "mle",
+    law: Law, runs: pd.DataFrame, *, method: str = "mle", **inner: Any
 ) -> dict[str, Any]:
     """Learn the drift scale ``tau`` (per square-root decade of compute) from ``runs``.
 
     Holds out the top ``holdout_fraction`` of the runs by compute, samples the law's posterior
-    on the rest (:func:`drift_residuals`), and estimates ``tau`` from the held-out runs'
+    on the rest (:func:`drift_residuals`, which takes ``inner``: ``seed``, ``sampler``,
+    ``target_accept``, ``holdout_fraction``), and estimates ``tau`` from the held-out runs'
     residuals (:func:`bayescale.drift.tau_from_residuals`; ``method`` ``"mle"`` or
     ``"moments"``). With ``"mle"`` the fit also carries ``tau_draws``, the posterior of ``tau``
     under the prior learned from the shipped data sets (:data:`bayescale.drift.TAU_PRIOR_SCALE`):
@@ -306,14 +300,7 @@ def estimate_drift(
         # a second pooled fit only for the drift would double the cost of the slowest fits
         why = "a pooled fit is not refitted to learn it"
         return _prior_drift(why) if method == "mle" else {"tau": None, "note": why}
-    res = drift_residuals(
-        law,
-        runs,
-        seed=seed,
-        sampler=sampler,
-        target_accept=target_accept,
-        holdout_fraction=holdout_fraction,
-    )
+    res = drift_residuals(law, runs, **inner)
     if "r" not in res:
         if method != "mle":
             return {"tau": None, "note": f"not estimated: {res['note']}"}

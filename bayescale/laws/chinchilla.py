@@ -91,20 +91,6 @@ class ChinchillaLaw(FrontierNoise, Law):
             "beta": exponent,
         }
 
-    def __init__(
-        self,
-        priors: Any = None,
-        likelihood: Any = "studentt",
-        nu: float | None = 4.0,
-        pooling: str = "complete",
-        noise: str | None = None,
-    ) -> None:
-        self._set_noise(noise, pooling)
-        super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)
-
-    def options(self) -> dict[str, Any]:
-        return {**super().options(), "noise": self.noise}
-
     def literature_priors(self) -> dict[str, dict[str, Prior]]:
         """Prior sets centred on published fits of this law.
 

@@ -64,19 +64,8 @@ class DataConstrainedLaw(FrontierNoise, Law):
 
     default_noise: ClassVar[str] = "constant"
 
-    def __init__(
-        self,
-        priors: Any = None,
-        likelihood: Any = "studentt",
-        nu: float | None = None,
-        pooling: str = "complete",
-        noise: str | None = None,
-    ) -> None:
-        self._set_noise(noise, pooling)
-        super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)
-
-    def options(self) -> dict[str, Any]:
-        return {**super().options(), "noise": self.noise}
+    def __init__(self, priors: Any = None, likelihood: Any = "studentt", nu: Any = None, **kw):
+        super().__init__(priors, likelihood, nu, **kw)  # nu fitted unless given
 
     def default_law_priors(self) -> dict[str, Prior]:
         return {

@@ -81,11 +81,27 @@ def log_size_ratio(p: Mapping[str, Any], log_n: Any, log_d: Any, xp: Any) -> Any
 class FrontierNoise:
     """Mix-in: the ``noise`` option (:data:`NOISE_MODELS`) of a law with Chinchilla's terms.
 
-    The law's ``__init__`` calls :meth:`_set_noise` before the base class's (whose default
-    priors include :meth:`default_noise_priors`).
+    Its ``__init__`` (the law's constructor, with ``noise=``) sets the noise model before the
+    base class's, whose default priors include :meth:`default_noise_priors`; ``options()``
+    saves it with the fit.
     """
 
     noise: str
+
+    def __init__(
+        self,
+        priors: Any = None,
+        likelihood: Any = "studentt",
+        nu: float | None = 4.0,
+        pooling: str = "complete",
+        noise: str | None = None,
+    ) -> None:
+        self._set_noise(noise, pooling)
+        super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)  # type: ignore[call-arg]
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "noise": self.noise}  # type: ignore[misc]
+
     #: The noise model of an unpooled fit when ``noise=None`` (pooled fits: ``"constant"``,
     #: the off-optimum scale sampled poorly there, #4).
     default_noise: str = "offopt"
