@@ -44,6 +44,11 @@ def test_scales_follow_their_formulas():
 
 
 def test_the_data_constrained_law_takes_the_noise_option():
+    from bayescale.laws import make_law
+
+    assert make_law("data-constrained", noise="asym", nu=4.0).noise == "asym"
+    with pytest.raises(bs.ConfigError, match=r"no option\(s\) \['loud'\]"):
+        make_law("data-constrained", loud=1)
     default = bs.DataConstrainedLaw()
     assert default.noise == "constant" and default.likelihood.free_nu  # its defaults
     assert bs.DataConstrainedLaw(nu=4.0).likelihood.nu == 4.0

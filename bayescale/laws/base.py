@@ -400,7 +400,15 @@ def make_law(name: str, **kwargs: Any) -> Law:
     if name not in LAWS:
         raise ConfigError(f"unknown law {name!r}; known: {', '.join(sorted(LAWS))}")
     cls = LAWS[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    accepted: set[str] = set()
+    for klass in cls.__mro__:  # an __init__ that passes **kw on also takes its parents' options
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        named = {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        accepted |= named - {"self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ConfigError(f"the {name} law has no option(s) {unknown}")
