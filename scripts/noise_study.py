@@ -45,7 +45,7 @@ MODELS = {
 
 HEADER = """# Noise models: PSIS-LOO and backtests
 
-Written by `python scripts/noise_study.py` (about an hour on 2 cores). For each data set and
+Written by `python scripts/noise_study.py` (about 40 minutes on 2 cores). For each data set and
 noise model (`bayescale.laws.noise`; "constant, nu fitted" is constant noise with the
 Student-t's degrees of freedom sampled): `elpd_loo` (higher is better) and its standard error
 `se` by PSIS-LOO of a fit to all runs without drift (Porian: summed over its ten

@@ -13,7 +13,6 @@ import pytest
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.report import write_report
-from conftest import SMALL
 
 EVIL = "<script>alert(1)</script>"
 
@@ -37,9 +36,10 @@ class _Collect(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def evil_fit(law, sim_runs):
-    runs = sim_runs.assign(group=EVIL)
-    return law.fit(runs, seed=5, **SMALL)
+def evil_fit(small_fit):
+    """The shared small fit, its runs carrying a group name that is HTML (no second fit)."""
+    f = small_fit
+    return bs.Fit(f.law, f.runs.assign(group=EVIL), f.idata, f.settings, f.diagnostics, f.data_info)
 
 
 def test_html_report_is_self_contained(evil_fit, tmp_path):
