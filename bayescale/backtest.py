@@ -128,7 +128,7 @@ def backtest(
         and each group's held-out runs are predicted from its own parameters.
     holdout
         Instead of a cut-off, the held-out runs themselves: a boolean per run, or a pandas
-        query over the runs' columns (``"size == '3B'"``: a ladder's largest rung).
+        ``"COLUMN=VALUE[,VALUE...]"`` (``"size=3B"``: a ladder's largest rung).
     interval
         The interval reported per run (``lower`` / ``upper``) and as ``interval``.
     seed

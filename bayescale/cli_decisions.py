@@ -260,8 +260,8 @@ def backtest(
     holdout_where: Annotated[
         str | None,
         typer.Option(
-            help="Hold out the runs this pandas query over the file's columns selects, e.g. "
-            "\"size == '3B'\" (a ladder's largest rung)."
+            help="Hold out the runs whose COLUMN holds one of the VALUEs: COLUMN=VALUE[,VALUE...], "
+            "e.g. size=3B (a ladder's largest rung)."
         ),
     ] = None,
     interval: Interval = 0.9,

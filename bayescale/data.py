@@ -455,16 +455,19 @@ def split_by_compute(
 
 
 def split_by_mask(runs: pd.DataFrame, holdout: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split runs into (train, test) by ``holdout``: a boolean mask over the rows, or a pandas
-    query over the runs' columns (``"size == '3B'"``) selecting the test runs."""
-    if isinstance(holdout, str):
-        try:
-            mask = runs.eval(holdout)
-        except Exception as exc:  # pandas raises many kinds; all mean a bad expression
-            raise ConfigError(f"holdout expression {holdout!r} failed: {exc}") from None
-    else:
-        mask = holdout
-    mask = np.asarray(mask)
+    """Split runs into (train, test) by ``holdout``: a boolean mask over the rows, or
+    ``"COLUMN=VALUE[,VALUE...]"`` selecting the test runs by a column's values (``"size=3B"``:
+    a ladder's largest rung; numbers compare as numbers).
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"size": ["1B", "3B", "3B"], "xC": [1.0, 1.0, 10.0]})
+    >>> [len(part) for part in split_by_mask(runs, "size=3B")]
+    [1, 2]
+    >>> [len(part) for part in split_by_mask(runs, "xC=10")]
+    [2, 1]
+    """
+    mask = _selection(runs, holdout) if isinstance(holdout, str) else np.asarray(holdout)
     if mask.dtype != bool or mask.shape != (len(runs),):
         raise ConfigError(
             f"holdout must select runs: a boolean per run ({len(runs)}), got {mask.dtype} "
@@ -476,3 +479,27 @@ def split_by_mask(runs: pd.DataFrame, holdout: Any) -> tuple[pd.DataFrame, pd.Da
     held = runs[mask].reset_index(drop=True)
     train.attrs.update(runs.attrs)
     return train, held
+
+
+def _selection(runs: pd.DataFrame, text: str) -> np.ndarray:
+    """The rows whose ``COLUMN`` holds one of the values of ``"COLUMN=V1,V2"``."""
+    name, sep, values = text.partition("=")
+    name = name.strip()
+    wanted = [v.strip() for v in values.split(",") if v.strip()]
+    malformed = any(c in name for c in "<>! ") or values.startswith("=")  # "size == 3B"
+    if not sep or not name or not wanted or malformed:
+        raise ConfigError(f"holdout must read COLUMN=VALUE[,VALUE...], got {text!r}")
+    if name not in runs.columns:
+        raise ConfigError(
+            f"holdout column {name!r} is not in the runs (columns: {', '.join(map(str, runs))})"
+        )
+    column = runs[name]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        try:
+            numbers = [float(v) for v in wanted]
+        except ValueError:
+            raise ConfigError(
+                f"holdout column {name!r} holds numbers; got {', '.join(wanted)}"
+            ) from None
+        return column.isin(numbers).to_numpy()
+    return column.astype(str).isin(wanted).to_numpy()

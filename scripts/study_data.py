@@ -59,13 +59,13 @@ def splits(root: Path) -> dict[str, dict]:
             "title": "OLMo ladder: rungs to 3B",
             "law": bs.ChinchillaLaw,
             "loo_runs": [bs.load_runs(ladder)],
-            "cases": [(bs.load_runs(ladder), dict(holdout="size == '3B'"))],
+            "cases": [(bs.load_runs(ladder), dict(holdout="size=3B"))],
         },
         "olmo16": {
             "title": "OLMo ladder: paper's 16 rungs to 3B and 7B",
             "law": bs.ChinchillaLaw,
             "loo_runs": [],
-            "cases": [(bs.load_runs(paper), dict(holdout="size in ['3B', '7B']"))],
+            "cases": [(bs.load_runs(paper), dict(holdout="size=3B,7B"))],
         },
     }
 

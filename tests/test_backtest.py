@@ -25,21 +25,37 @@ def test_split(sim_runs):
         split_by_compute(sim_runs, holdout_compute_above=1e30)
 
 
-def test_split_by_a_selection_of_runs(law, sim_runs):
+def test_split_by_a_selection_of_runs(law, sim_runs, tmp_path, capsys, monkeypatch):
+    from conftest import run_cli
+
     runs = sim_runs.assign(size=np.where(sim_runs["N"] > 1e9, "big", "small"))
-    train, test = split_by_mask(runs, "size == 'big'")
+    train, test = split_by_mask(runs, "size=big")
     assert (test["N"] > 1e9).all() and (train["N"] <= 1e9).all()
     assert len(train) + len(test) == len(runs)
     same, _ = split_by_mask(runs, (runs["N"] > 1e9).to_numpy())
     assert same.equals(train)
-    with pytest.raises(bs.ConfigError, match="holdout expression 'size =='"):
-        split_by_mask(runs, "size ==")
+    with pytest.raises(bs.DataError, match="selects 80 of 80 runs"):
+        split_by_mask(runs, "size=big,small")
+    with pytest.raises(bs.ConfigError, match="COLUMN=VALUE"):
+        split_by_mask(runs, "size == 'big'")
+    with pytest.raises(bs.ConfigError, match="'mixture' is not in the runs"):
+        split_by_mask(runs, "mixture=a")
+    with pytest.raises(bs.ConfigError, match="holds numbers; got big"):
+        split_by_mask(runs, "N=big")
+    first = float(runs["N"].iloc[0])
+    assert len(split_by_mask(runs, f"N={first!r}")[1]) == (runs["N"] == first).sum()
     with pytest.raises(bs.ConfigError, match="a boolean per run"):
         split_by_mask(runs, [True, False])
     with pytest.raises(bs.DataError, match="selects 0 of 80 runs"):
-        split_by_mask(runs, "N > 1e30")
+        split_by_mask(runs, "N=1e30")
+    with pytest.raises(bs.ConfigError, match="COLUMN=VALUE"):
+        split_by_mask(runs, "size")
     with pytest.raises(bs.ConfigError, match="not both"):
-        backtest(law, runs, holdout="N > 1e9", holdout_top_fraction=0.2)
+        backtest(law, runs, holdout="size=big", holdout_top_fraction=0.2)
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    code, _, err = run_cli(["backtest", path, "--holdout-where", "size > 3"], capsys, monkeypatch)
+    assert code == 2 and "COLUMN=VALUE" in err and "Traceback" not in err
 
 
 def test_scores_of_a_known_predictive():

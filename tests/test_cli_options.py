@@ -117,7 +117,7 @@ BACKTEST_CASES = [
         ["--holdout-compute-above", "1e20", "--holdout-compute-above", "1e21"],
         lambda c: [x["holdout_compute_above"] for x in c] == [1e20, 1e21],
     ),
-    (["--holdout-where", "N > 1e9"], lambda c: c[0]["holdout"] == "N > 1e9"),
+    (["--holdout-where", "size=3B"], lambda c: c[0]["holdout"] == "size=3B"),
     (["--law", "kaplan-c"], lambda c: c[0]["law"].name == "kaplan-c"),
     (["--noise", "asym"], lambda c: c[0]["law"].options()["noise"] == "asym"),
     (["--noise", "constant"], lambda c: c[0]["law"].options()["noise"] == "constant"),
@@ -155,7 +155,7 @@ def test_backtest_needs_exactly_one_kind_of_cut_off(backtest_calls, csv, capsys,
     flags = ["--holdout-compute-above", "1e20", "--holdout-top-fraction", "0.2"]
     code, _, _ = run_cli(["backtest", csv, *flags], capsys, monkeypatch)
     assert code == 2 and not backtest_calls
-    flags = ["--holdout-where", "N > 1e9", "--holdout-top-fraction", "0.2"]
+    flags = ["--holdout-where", "size=3B", "--holdout-top-fraction", "0.2"]
     code, _, err = run_cli(["backtest", csv, *flags], capsys, monkeypatch)
     assert code == 2 and "--holdout-where" in err and not backtest_calls
 

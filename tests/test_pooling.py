@@ -157,4 +157,4 @@ def test_pooled_backtest_holds_out_each_groups_largest_runs(partial_fit, grouped
     # a pooled fit's drift comes from the prior, measured from each group's largest run
     assert partial_fit.settings["drift"]["method"] == "prior"
     with pytest.raises(bs.DataError, match="no training runs"):
-        backtest(law, grouped_runs, holdout="group == 'code'")
+        backtest(law, grouped_runs, holdout="group=code")
