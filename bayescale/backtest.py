@@ -19,10 +19,10 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
-from .data import split_by_compute, split_by_mask
 from .drift import with_drift
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
+from .splits import split_by_compute, split_by_mask
 
 __all__ = ["split_by_compute", "backtest", "backtest_sweep", "score_predictive"]
 

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .data import split_by_compute, split_top_loss
 from .drift import (
     HOLDOUT_FRACTION,
     INNER_FIT,
@@ -38,6 +37,7 @@ from .exceptions import ConfigError, DataError
 from .fit import Fit
 from .laws.base import Law, provide_verb
 from .sampling import DEFAULT_DRAWS, PILOT_DRAWS, PILOT_TUNE, sample_posterior
+from .splits import split_by_compute, split_top_loss
 
 __all__ = ["fit_law", "estimate_drift", "drift_residuals", "check_settings", "derive_seeds"]
 

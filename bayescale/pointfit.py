@@ -185,9 +185,9 @@ def point_fit(
 
     import xarray as xr
 
-    from .data import split_top_loss
     from .exceptions import ConfigError
     from .fit import Fit
+    from .splits import split_top_loss
 
     if method not in POINT_METHODS:
         raise ConfigError(f"method must be one of {POINT_METHODS}, got {method!r}")

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from study_data import collect, markdown, splits  # noqa: E402
 
 from bayescale.backtest import backtest  # noqa: E402
-from bayescale.data import split_by_compute, split_by_mask  # noqa: E402
 from bayescale.io import atomic_write_text  # noqa: E402
+from bayescale.splits import split_by_compute, split_by_mask  # noqa: E402
 
 #: The default before the small-data drift learned no drift under this many training runs
 #: (otherwise it is the default of today, up to the drift prior's scale, 0.05 then).

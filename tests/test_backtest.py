@@ -11,8 +11,8 @@ import pytest
 import bayescale as bs
 from bayescale.backtest import backtest, backtest_sweep, score_predictive, split_by_compute
 from bayescale.cli import main
-from bayescale.data import split_by_mask
 from bayescale.simulate import isoflop_design, simulate_runs
+from bayescale.splits import split_by_mask
 from conftest import HOFFMANN, NOISE, check, seed
 
 
