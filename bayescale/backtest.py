@@ -127,8 +127,9 @@ def backtest(
         pooled law (``pooling="partial"`` or ``"none"``) the fraction is taken in each group,
         and each group's held-out runs are predicted from its own parameters.
     holdout
-        Instead of a cut-off, the held-out runs themselves: a boolean per run, or a pandas
-        ``"COLUMN=VALUE[,VALUE...]"`` (``"size=3B"``: a ladder's largest rung).
+        Instead of a cut-off, the held-out runs themselves: a boolean per run, or
+        ``"COLUMN=VALUE[,VALUE...]"`` (``"size=3B"``: a ladder's largest rung); the result's
+        ``cutoff`` is then None.
     interval
         The interval reported per run (``lower`` / ``upper``) and as ``interval``.
     seed
