@@ -73,10 +73,11 @@ def with_drift(
     taus = info.get("tau_draws")
     if not tau and not taus:
         return centre
-    runs = fit.runs
-    if group is not None and K.GROUP in runs and (runs[K.GROUP].astype(str) == str(group)).any():
-        runs = runs[runs[K.GROUP].astype(str) == str(group)]
-    c_max = float(runs[K.C].max())
+    c = fit.runs[K.C]
+    if group is not None and K.GROUP in fit.runs:
+        mine = fit.runs[K.GROUP].astype(str) == str(group)
+        c = c[mine] if mine.any() else c
+    c_max = float(c.max())
     shape = np.shape(centre)
     if taus:
         t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(

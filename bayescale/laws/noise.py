@@ -29,6 +29,7 @@ gives a law with Chinchilla's ``A / N**alpha + B / D**beta`` terms the ``noise``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,7 +48,7 @@ NOISE_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 #: ``log(1e9)``: the size at which ``noise="size"``'s ``sigma`` is the scale.
-LOG_SIZE_REF = 20.72326583694641
+LOG_SIZE_REF = math.log(1e9)
 
 _SLOPE = Prior("HalfNormal", sigma=1.0)
 _PRIORS: dict[str, Prior] = {
@@ -60,7 +61,8 @@ _PRIORS: dict[str, Prior] = {
 
 def log_size_ratio(p: Mapping[str, Any], log_n: Any, log_d: Any, xp: Any) -> Any:
     """``log(N / N*(C))`` with ``C / k = N D`` and Chinchilla's frontier
-    ``N* = G (C/k)**(beta / (alpha + beta))``, ``G = (alpha A / (beta B))**(1 / (alpha + beta))``.
+    ``N* = G (C/k)**(beta / (alpha + beta))``, ``G = (alpha A / (beta B))**(1 / (alpha + beta))``
+    (:mod:`bayescale.allocation`'s, in logs so that it also builds the sampler's graph).
 
     Works on NumPy arrays and PyTensor tensors alike (``xp``); ``p`` holds the amplitudes
     ``A``, ``B`` and the exponents.
