@@ -46,6 +46,7 @@ from .laws import (
     ScoreLogLinear,
     ScoreSaturating,
 )
+from .learned_priors import LearnedPriors, learn_priors
 from .likelihood import Likelihood
 from .predict import (
     allocation_exponents,
@@ -84,12 +85,14 @@ __all__ = [
     "Fit",
     "FitFileError",
     "Law",
+    "LearnedPriors",
     "Likelihood",
     "Prior",
     "allocation_exponents",
     "compare",
     "compute_for_loss",
     "expected_gain",
+    "learn_priors",
     "loss_draws",
     "optimal_allocation",
     "predict_loss",

@@ -100,8 +100,20 @@ class ChinchillaLaw(FrontierNoise, Law):
           beta=0.366), widths twice its bootstrap standard errors.
         - ``muennighoff2023``: Muennighoff et al.'s C4 constants (E=1.869, A=520.8, B=1487.7,
           alpha=beta=0.3527), the hoffmann2022 widths.
+        - ``across_datasets``: learned from the four shipped data sets (Chinchilla, Porian,
+          datablations, the OLMo ladder) by a random-effects meta-analysis of their fits
+          (:func:`bayescale.learn_priors`, ``scripts/learned_prior.py``,
+          ``docs/learned_prior.md``): the prior of a parameter in a data set not yet seen. The
+          sets disagree (exponents 0.13–0.83), so it is about as wide as the defaults.
         """
         return {
+            "across_datasets": {
+                "E": Prior("TruncatedNormal", mu=1.676, sigma=1.274, lower=0.0),
+                "A": Prior("LogNormal", mu=6.919, sigma=4.173),
+                "B": Prior("LogNormal", mu=6.370, sigma=4.306),
+                "alpha": Prior("TruncatedNormal", mu=0.4154, sigma=0.3124, lower=0.0),
+                "beta": Prior("TruncatedNormal", mu=0.2969, sigma=0.2842, lower=0.0),
+            },
             "hoffmann2022": _centred(1.69, 406.4, 410.7, 0.34, 0.28, 0.1, 0.3, 0.3, 0.03, 0.03),
             "besiroglu2024": _centred(
                 1.817, 482.01, 2085.43, 0.348, 0.366, 0.052, 0.52, 1.24, 0.03, 0.042

@@ -75,9 +75,17 @@ class DataConstrainedLaw(FrontierNoise, Law):
 
     def literature_priors(self) -> dict[str, dict[str, Prior]]:
         """``muennighoff2023``: the paper's constants (E=1.869, A=520.8, B=1487.7,
-        alpha=beta=0.3527) with the hoffmann2022 widths, and R_D* ~ LogNormal(log 15.4, 0.5)."""
-        base = ChinchillaLaw().literature_priors()["muennighoff2023"]
-        return {"muennighoff2023": {**base, "R_D_star": Prior("LogNormal", mu=2.734, sigma=0.5)}}
+        alpha=beta=0.3527) with the hoffmann2022 widths, and R_D* ~ LogNormal(log 15.4, 0.5);
+        ``across_datasets``: the Chinchilla law's set learned from the shipped data sets (R_D*
+        keeps its default prior: only one shipped set repeats data)."""
+        sets = ChinchillaLaw().literature_priors()
+        return {
+            "muennighoff2023": {
+                **sets["muennighoff2023"],
+                "R_D_star": Prior("LogNormal", mu=2.734, sigma=0.5),
+            },
+            "across_datasets": sets["across_datasets"],
+        }
 
     def location(self, p: Mapping[str, Any], logx: Mapping[str, Any], xp: Any) -> Any:
         repeats = xp.exp(raw_log(logx, K.D) - raw_log(logx, UNIQUE_TOKENS)) - 1.0
