@@ -19,6 +19,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
+from .curves import final_checkpoints
 from .drift import with_drift
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
@@ -159,7 +160,7 @@ def backtest(
         raise ConfigError(f"interval must be in (0, 1), got {interval}")
     if method not in BACKTEST_METHODS:
         raise ConfigError(f"method must be one of {BACKTEST_METHODS}, got {method!r}")
-    runs = law.load_runs(runs)
+    runs = final_checkpoints(law.load_runs(runs))
     if holdout is not None:
         if holdout_compute_above is not None or holdout_top_fraction is not None:
             raise ConfigError("give holdout or a compute cut-off, not both")

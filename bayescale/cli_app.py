@@ -108,6 +108,20 @@ Chains = Annotated[int, typer.Option(min=1, help="Number of chains.")]
 GroupColumn = Annotated[
     str | None, typer.Option(help="Column that groups the runs (read as 'group').")
 ]
+RunColumn = Annotated[
+    str | None,
+    typer.Option(
+        help="Training curves: the column naming each checkpoint's run (default: 'run' when "
+        "present); the law is fitted to each run's final checkpoint."
+    ),
+]
+LrColumn = Annotated[
+    str | None, typer.Option(help="Training curves: the learning rate at each checkpoint.")
+]
+RunTokensColumn = Annotated[
+    str | None,
+    typer.Option(help="Training curves: each run's planned total tokens (default: its largest D)."),
+]
 Pooling = Annotated[
     PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
 ]
@@ -174,13 +188,23 @@ Column = Annotated[
 ]
 
 
-def column_map(items: list[str] | None, group_column: str | None = None) -> dict[str, str] | None:
-    """``--column NAME=SOURCE`` options (and ``--group-column``) as ``load_runs``' ``columns=``.
+def column_map(
+    items: list[str] | None,
+    group_column: str | None = None,
+    *,
+    run_column: str | None = None,
+    lr_column: str | None = None,
+    run_tokens_column: str | None = None,
+) -> dict[str, str] | None:
+    """``--column NAME=SOURCE`` options (and ``--group-column``, ``--run-column``,
+    ``--lr-column``, ``--run-tokens-column``) as ``load_runs``' ``columns=``.
 
     Examples
     --------
     >>> column_map(["N=params", "loss=val_loss"], group_column="mix")
     {'N': 'params', 'loss': 'val_loss', 'group': 'mix'}
+    >>> column_map(None, run_column="name", lr_column="learning_rate")
+    {'run': 'name', 'lr': 'learning_rate'}
     """
     from .exceptions import ConfigError
 
@@ -193,10 +217,13 @@ def column_map(items: list[str] | None, group_column: str | None = None) -> dict
         if name in mapping and mapping[name] != source:
             raise ConfigError(f"--column maps {name!r} twice: {mapping[name]!r} and {source!r}")
         mapping[name] = source
-    if group_column is not None:
-        if mapping.get(K.GROUP, group_column) != group_column:
-            raise ConfigError(
-                f"--group-column {group_column!r} and --column group={mapping[K.GROUP]} disagree"
-            )
-        mapping[K.GROUP] = group_column
+    named = {K.GROUP: group_column, K.RUN_ID: run_column, K.LR: lr_column}
+    named[K.RUN_TOKENS] = run_tokens_column
+    for name, source in named.items():
+        if source is None:
+            continue
+        if mapping.get(name, source) != source:
+            flag = "--" + name.replace("_", "-") + "-column"
+            raise ConfigError(f"{flag} {source!r} and --column {name}={mapping[name]} disagree")
+        mapping[name] = source
     return mapping or None

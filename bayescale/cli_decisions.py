@@ -18,9 +18,12 @@ from .cli_app import (
     FlopsPerTokenParam,
     GroupColumn,
     Interval,
+    LrColumn,
     Noise,
     Pooling,
     PoolingName,
+    RunColumn,
+    RunTokensColumn,
     TargetAccept,
     Tune,
     UnitOfLoss,
@@ -247,6 +250,9 @@ def backtest(
     flops_per_token_param: FlopsPerTokenParam = None,
     noise: Noise = None,
     group_column: GroupColumn = None,
+    run_column: RunColumn = None,
+    lr_column: LrColumn = None,
+    run_tokens_column: RunTokensColumn = None,
     pooling: Pooling = PoolingName.complete,
     holdout_compute_above: Annotated[
         list[float] | None,
@@ -295,7 +301,13 @@ def backtest(
         model = make_law(law, **options)
         runs = model.load_runs(
             runs,
-            columns=column_map(column, group_column),
+            columns=column_map(
+                column,
+                group_column,
+                run_column=run_column,
+                lr_column=lr_column,
+                run_tokens_column=run_tokens_column,
+            ),
             **read_options(loss_unit, flops_per_token_param),
         )
         cutoffs = holdout_compute_above or []

@@ -19,10 +19,13 @@ from .cli_app import (
     FlopsPerTokenParam,
     GroupColumn,
     LikelihoodName,
+    LrColumn,
     Noise,
     Pooling,
     PoolingName,
     Progress,
+    RunColumn,
+    RunTokensColumn,
     SamplerName,
     Seed,
     TargetAccept,
@@ -69,12 +72,19 @@ def fit(
         ),
     ] = None,
     priors: Annotated[
-        str | None, typer.Option(help="Named literature prior set, e.g. hoffmann2022.")
+        str | None,
+        typer.Option(
+            help="Named prior set: hoffmann2022, besiroglu2024, muennighoff2023 (published fits) "
+            "or across_datasets (learned from the shipped data sets)."
+        ),
     ] = None,
     column: Column = None,
     loss_unit: UnitOfLoss = None,
     flops_per_token_param: FlopsPerTokenParam = None,
     group_column: GroupColumn = None,
+    run_column: RunColumn = None,
+    lr_column: LrColumn = None,
+    run_tokens_column: RunTokensColumn = None,
     pooling: Pooling = PoolingName.complete,
     noise: Noise = None,
     target_accept: TargetAccept = 0.9,
@@ -117,7 +127,13 @@ def fit(
         model = make_law(law, **options)
         table = model.load_runs(
             runs,
-            columns=column_map(column, group_column),
+            columns=column_map(
+                column,
+                group_column,
+                run_column=run_column,
+                lr_column=lr_column,
+                run_tokens_column=run_tokens_column,
+            ),
             **read_options(loss_unit, flops_per_token_param),
         )
         if method is not FitMethod.mcmc:

@@ -11,6 +11,9 @@ D = "D"  #: training tokens
 C = "C"  #: training compute, FLOPs
 LOSS = "loss"  #: final loss (nats/token)
 GROUP = "group"  #: optional grouping column (model family, data set, configuration)
+RUN_ID = "run"  #: training curves: the run a checkpoint belongs to (many rows per run)
+RUN_TOKENS = "run_tokens"  #: training curves: the run's planned total tokens
+LR = "lr"  #: training curves: the learning rate at the checkpoint
 REQUIRED_COLUMNS = (N, D, C, LOSS)
 
 # Dimensions of every ArviZ / xarray object bayescale returns.

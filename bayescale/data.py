@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import constants as K
 from .columns import LOSS_UNITS, column_hint, loss_in_nats
+from .curves import check_curves
 from .exceptions import DataError, DataWarning
 
 __all__ = [
@@ -253,6 +254,8 @@ def load_runs(
         if gmiss.size:
             raise DataError(f"column 'group' has missing values at {rows.name(gmiss)}")
         out[K.GROUP] = groups.astype(str).to_numpy()
+    if K.RUN_ID in frame.columns:
+        _curve_columns(frame, out, rows)
     for col in frame.columns:
         if col not in out.columns:
             out[col] = frame[col].to_numpy()
@@ -294,7 +297,7 @@ def _rename_columns(
     """Apply ``columns=`` (bayescale name -> source name); a clashing source column goes."""
     if not columns:
         return frame
-    known = (K.N, K.D, K.C, target, K.GROUP, *require)
+    known = (K.N, K.D, K.C, target, K.GROUP, K.RUN_ID, K.LR, K.RUN_TOKENS, *require)
     unknown = [k for k in columns if k not in known]
     if unknown:
         raise DataError(
@@ -370,8 +373,31 @@ def _tokens_and_compute(
     return d, c
 
 
+def _curve_columns(frame: pd.DataFrame, out: pd.DataFrame, rows: _Rows) -> None:
+    """Training curves: the run of each checkpoint, its learning rate, the run's planned total
+    (:mod:`bayescale.curves` checks them)."""
+    names = frame[K.RUN_ID]
+    missing = np.flatnonzero(names.isna().to_numpy())
+    if missing.size:
+        raise DataError(f"column 'run' has missing values at {rows.name(missing)}")
+    out[K.RUN_ID] = names.astype(str).to_numpy()
+    tokens = _numeric(frame, K.RUN_TOKENS, rows) if K.RUN_TOKENS in frame.columns else None
+    out[K.RUN_TOKENS] = check_curves(
+        out[K.RUN_ID].to_numpy(), out[K.N].to_numpy(), out[K.D].to_numpy(), tokens, rows.name
+    )
+    if K.LR in frame.columns:
+        lr = _numeric(frame, K.LR, rows, positive=False)
+        negative = np.flatnonzero(lr < 0)
+        if negative.size:
+            raise DataError(
+                f"column 'lr' must be non-negative, got {lr[negative[0]]:g} at "
+                f"{rows.name(negative)}"
+            )
+        out[K.LR] = lr
+
+
 def _warn_duplicated_runs(out: pd.DataFrame, rows: _Rows) -> None:
-    key_cols = [K.N, K.D] + ([K.GROUP] if K.GROUP in out.columns else [])
+    key_cols = [K.N, K.D] + [c for c in (K.GROUP, K.RUN_ID) if c in out.columns]
     dup = np.flatnonzero(out.duplicated(subset=key_cols, keep=False).to_numpy())
     if dup.size:
         warnings.warn(

@@ -41,11 +41,15 @@ def load_chinchilla(replication_subset: bool = False) -> pd.DataFrame:
     return runs
 
 
-def load_olmo_ladder(paper_subset: bool = False, target: bool = False) -> pd.DataFrame:
+def load_olmo_ladder(
+    paper_subset: bool = False, target: bool = False, curves: bool = False
+) -> pd.DataFrame:
     """Final checkpoints of the OLMo model ladder's 30 runs (C4 loss; see ``data/README.md``).
 
     ``paper_subset`` keeps the 16 rungs the paper fits (190M-1B at 1, 2, 5, 10 xC);
-    ``target=True`` returns the 7B target instead (one row: a run to predict, not to fit).
+    ``target=True`` returns the 7B target instead (one row: a run to predict, not to fit);
+    ``curves=True`` every checkpoint of the 30 runs (training curves: ``run``, ``lr``,
+    ``run_tokens``, and the eight tasks' ``bpb_<task>`` and ``acc_<task>``).
 
     Examples
     --------
@@ -53,8 +57,15 @@ def load_olmo_ladder(paper_subset: bool = False, target: bool = False) -> pd.Dat
     (30, 16)
     >>> round(float(load_olmo_ladder(target=True)["loss"].iloc[0]), 3)
     2.483
+    >>> curves = load_olmo_ladder(curves=True)
+    >>> len(curves), curves["run"].nunique()
+    (3569, 30)
     """
+    if curves and target:
+        raise DataError("the 7B target has no curve here: pass curves=True or target=True")
     name = "olmo_ladder_target.csv" if target else "olmo_ladder.csv"
+    if curves:
+        name = "olmo_ladder_curves.csv"
     runs = load_runs(data_dir() / name)
     if paper_subset and not target:
         attrs = dict(runs.attrs)

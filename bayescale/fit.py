@@ -191,7 +191,7 @@ class Fit:
                 runs.attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN)
             ),
         }
-        for key in ("derived", "loss_unit", "converted_from"):
+        for key in ("derived", "loss_unit", "converted_from", "checkpoints"):
             if runs.attrs.get(key):
                 info[key] = runs.attrs[key]
         if whitening is not None:

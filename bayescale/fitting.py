@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .curves import final_checkpoints
 from .drift import (
     HOLDOUT_FRACTION,
     INNER_FIT,
@@ -91,7 +92,8 @@ def derive_seeds(seed: int | None) -> tuple[int, int, int]:
 def _validated_runs(
     law: Law, runs: Any, exclude_top_loss: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
+    runs = final_checkpoints(law.load_runs(runs))
+    runs, excluded = split_top_loss(runs, exclude_top_loss, target=law.target)
     if len(runs) <= law.n_free:
         raise DataError(
             f"{len(runs)} run(s) cannot identify {law.n_free} free parameters of "

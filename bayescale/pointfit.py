@@ -185,6 +185,7 @@ def point_fit(
 
     import xarray as xr
 
+    from .curves import final_checkpoints
     from .exceptions import ConfigError
     from .fit import Fit
     from .splits import split_top_loss
@@ -198,7 +199,8 @@ def point_fit(
         )
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
         raise ConfigError(f"n_boot must be an integer >= 2, got {n_boot!r}")
-    runs, excluded = split_top_loss(law.load_runs(runs), exclude_top_loss, target=law.target)
+    runs = final_checkpoints(law.load_runs(runs))
+    runs, excluded = split_top_loss(runs, exclude_top_loss, target=law.target)
     t0 = time.perf_counter()
     if method == "map":
         start = huber_fit(law, runs, starts=_grid(law, size=2))

@@ -86,6 +86,8 @@ def _sections(fit: Fit, compute: Sequence[float] | None) -> dict[str, Any]:
     data["FLOPs per parameter per token"] = f"k = {info.get('flops_per_param_token', 6.0):g}"
     if info.get("derived"):
         data["derived column"] = info["derived"]
+    if info.get("checkpoints"):
+        data["training curves"] = info["checkpoints"]
     if info.get("converted_from"):
         data["loss unit"] = (
             f"{info.get('loss_unit', 'nats')} (converted from {info['converted_from']})"

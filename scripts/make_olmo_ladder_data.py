@@ -18,6 +18,15 @@ repository allenai/OLMo-ladder (commit 67a3f440f787d020da35e3ca8eeae475fae754f5,
 
 The 7B target (``peteish7_eval_anneal.csv``, the final checkpoint after the anneal) goes to
 ``olmo_ladder_target.csv`` with the same columns: a target to predict, never a training run.
+
+``olmo_ladder_curves.csv``: every checkpoint of the 30 ladder runs with a C4 loss (training
+curves), one row each: ``N``, ``D`` (tokens seen at the checkpoint), ``C`` = 6 N D, ``loss``
+(C4), ``run`` (the run's name), ``step``, ``lr`` (``optim/learning_rate_group0``, the learning
+rate at that step), ``run_tokens`` (the run's total tokens: its final checkpoint's D), ``size``,
+``xC``, ``rerun``, ``paper_subset``; and for the eight tasks of the paper the bits per byte of
+the correct answer (``bpb_<task>``, ``eval/downstream_bpb/<task>_rc_5shot_bpb``) and the
+length-normalised accuracy (``acc_<task>``, ``eval/downstream/<task>_rc_5shot_len_norm``), with
+MMLU as the mean of its four test parts (which are kept too, as ``bpb_mmlu_stem`` ...).
 """
 
 from __future__ import annotations
@@ -65,15 +74,69 @@ def _record(row: pd.Series, frame: pd.DataFrame, n: int, **extra) -> dict:
     return rec
 
 
+#: The paper's tasks (Bhagia et al. 2024): short name -> the raw columns' task name.
+TASKS = {
+    "hellaswag": "hellaswag_val",
+    "arc_challenge": "arc_challenge_test",
+    "arc_easy": "arc_easy_test",
+    "piqa": "piqa_val",
+    "csqa": "csqa_val",
+    "socialiqa": "socialiqa_val",
+    "openbookqa": "openbookqa_test",
+}
+MMLU = {
+    "mmlu_stem": "mmlu_stem_test",
+    "mmlu_humanities": "mmlu_humanities_test",
+    "mmlu_social_sciences": "mmlu_social_sciences_test",
+    "mmlu_other": "mmlu_other_test",
+}
+
+
+def _curve(frame: pd.DataFrame, n: int, **extra) -> pd.DataFrame:
+    """Every checkpoint with a C4 loss and a token count, in training order."""
+    done = frame.dropna(subset=[C4, TOKENS]).sort_values("_step")
+    out = pd.DataFrame(
+        {
+            "N": n,
+            "D": done[TOKENS].to_numpy(float),
+            "C": 6.0 * n * done[TOKENS].to_numpy(float),
+            "loss": done[C4].to_numpy(float),
+            "step": done["_step"].to_numpy(int),
+            "lr": done["optim/learning_rate_group0"].to_numpy(float),
+        }
+    )
+    out["run_tokens"] = out["D"].max()
+    for key, value in extra.items():
+        out[key] = value
+    for short, task in {**TASKS, **MMLU}.items():
+        out[f"bpb_{short}"] = done[f"eval/downstream_bpb/{task}_rc_5shot_bpb"].to_numpy(float)
+        out[f"acc_{short}"] = done[f"eval/downstream/{task}_rc_5shot_len_norm"].to_numpy(float)
+    for stat in ("bpb", "acc"):
+        out[f"{stat}_mmlu"] = out[[f"{stat}_{m}" for m in MMLU]].mean(axis=1, skipna=False)
+    return out
+
+
 def main(raw: str = "../shared/data/olmo_ladder/raw", out: str = "data") -> None:
     raw_dir, out_dir = Path(raw), Path(out)
-    rows = []
+    rows, curves = [], []
     for path in sorted(raw_dir.glob("*xC*.csv")):
         m = RUN.match(path.name)
         if m is None:
             continue
         frame = pd.read_csv(path)
         size, xc, rerun = m["size"], float(m["xc"]), m["rerun"] is not None
+        paper = size in ("190M", "370M", "760M", "1B") and xc in (1, 2, 5, 10) and not rerun
+        curves.append(
+            _curve(
+                frame,
+                PARAMS[size],
+                run=path.stem,
+                size=size,
+                xC=xc,
+                rerun=rerun,
+                paper_subset=paper,
+            )
+        )
         rows.append(
             _record(
                 _final_row(frame, path.name),
@@ -83,13 +146,13 @@ def main(raw: str = "../shared/data/olmo_ladder/raw", out: str = "data") -> None
                 size=size,
                 xC=xc,
                 rerun=rerun,
-                paper_subset=(
-                    size in ("190M", "370M", "760M", "1B") and xc in (1, 2, 5, 10) and not rerun
-                ),
+                paper_subset=paper,
             )
         )
     runs = pd.DataFrame(rows).sort_values(["N", "D", "group"]).reset_index(drop=True)
     runs.to_csv(out_dir / "olmo_ladder.csv", index=False, float_format="%.10g")
+    curve = pd.concat(curves, ignore_index=True).sort_values(["N", "run_tokens", "run", "D"])
+    curve.to_csv(out_dir / "olmo_ladder_curves.csv", index=False, float_format="%.10g")
     anneal = pd.read_csv(raw_dir / "peteish7_eval_anneal.csv")
     target = pd.DataFrame(
         [
@@ -109,7 +172,8 @@ def main(raw: str = "../shared/data/olmo_ladder/raw", out: str = "data") -> None
     print(
         f"wrote {out_dir / 'olmo_ladder.csv'}: {len(runs)} runs "
         f"({int(runs['paper_subset'].sum())} in the paper subset); "
-        f"{out_dir / 'olmo_ladder_target.csv'}: the 7B target"
+        f"{out_dir / 'olmo_ladder_target.csv'}: the 7B target; "
+        f"{out_dir / 'olmo_ladder_curves.csv'}: {len(curve)} checkpoints"
     )
 
 

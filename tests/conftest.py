@@ -104,18 +104,27 @@ def check_recovered(param: str, truth: float, draws, log: bool = False, detail="
     check(f"{param}: |truth - median| / sd", z, "<", 4, detail)
 
 
-#: The files that take longest (model compilation and sampling), run first: pytest-xdist hands
-#: out files in collection order, so the two workers start with the long ones and the short
-#: ones fill the gaps at the end (``make test``'s wall time is the later worker's).
+#: The files that take longest (model compilation and sampling; measured with
+#: ``BAYESCALE_TIMELINE``), run first: the scheduler below hands out files in collection order,
+#: so the two workers start with the long ones and the short ones fill the gaps at the end
+#: (``make test``'s wall time is the later worker's).
 LONGEST_FIRST = (
-    "test_laws.py",
+    "test_laws.py",  # with test_compare.py and test_notebooks.py (SHARED_WORKER): ~360 s
     "test_pooling.py",
     "test_batch.py",
     "test_calibration.py",
-    "test_cli.py",
     "test_sampler.py",
-    "test_compare.py",
+    "test_cli.py",
     "test_backtest.py",
+    "test_cli_options.py",
+    "test_fit.py",
+    "test_report.py",
+    "test_pointfit.py",
+    "test_demo.py",
+    "test_plots.py",
+    "test_learned_priors.py",
+    "test_recovery.py",
+    "test_curves.py",
 )
 
 
@@ -135,6 +144,10 @@ def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist hands out work by file, with the files of :data:`SHARED_WORKER` as one unit
     (xdist's own ``loadgroup`` relies on rewriting node ids, which pytest 9.2 ignores)."""
     from xdist.scheduler import LoadScopeScheduling
+
+    # xdist reorders scopes by their number of tests by default; the order that balances the
+    # two workers is LONGEST_FIRST's (time, not test count)
+    config.option.loadscopereorder = False
 
     class SharedWorkerScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
