@@ -30,10 +30,20 @@ import pandas as pd
 from . import constants as K
 from .exceptions import DataError
 
-__all__ = ["check_curves", "final_checkpoints", "has_curves"]
+__all__ = [
+    "check_curves",
+    "final_checkpoints",
+    "has_curves",
+    "keep_checkpoints",
+    "schedule_remaining",
+    "MIN_FRACTION",
+]
 
 #: Relative tolerance for "the checkpoint is at the run's planned total".
 AT_END_RTOL = 1e-9
+#: Checkpoints before this fraction of their run are dropped (warm-up and the steepest early
+#: descent; the Hitchhiker's guide to scaling-law estimation, Choshen et al. 2024, drops ~10%).
+MIN_FRACTION = 0.1
 
 
 def check_curves(
@@ -134,3 +144,82 @@ def final_checkpoints(runs: pd.DataFrame) -> pd.DataFrame:
         note += f" ({n_runs - len(out)} stop before their run_tokens and are left out)"
     out.attrs["checkpoints"] = note
     return out
+
+
+def keep_checkpoints(
+    runs: pd.DataFrame,
+    min_fraction: float = MIN_FRACTION,
+    min_tokens_per_param: float | str | None = "shortest",
+) -> np.ndarray:
+    """Which checkpoints a curve model uses: a boolean per row.
+
+    A checkpoint counts when it is past ``min_fraction`` of its run (``D >= min_fraction *
+    run_tokens``: the warm-up and the steepest early descent are left out) and, with
+    ``min_tokens_per_param``, when it has at least that many tokens per parameter;
+    ``"shortest"`` (default) takes the smallest tokens per parameter of any run's final
+    checkpoint, so that checkpoints stay inside the range of D / N where the law of final losses
+    is itself measured (below it, on the OLMo ladder, checkpoints sit up to 9% above the law:
+    ``scripts/curve_probe.py``). Final checkpoints are always kept.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> runs = bs.load_runs(pd.DataFrame({
+    ...     "N": [1e8] * 4, "D": [5e7, 5e8, 1e9, 2e9], "loss": [5.0, 3.6, 3.3, 3.1],
+    ...     "run": ["a"] * 4}))
+    >>> keep_checkpoints(runs).tolist()
+    [False, False, False, True]
+    >>> keep_checkpoints(runs, min_tokens_per_param=None).tolist()
+    [False, True, True, True]
+    """
+    if not 0 <= min_fraction <= 1:
+        raise DataError(f"min_fraction must lie in [0, 1], got {min_fraction}")
+    if K.RUN_ID not in runs.columns:
+        return np.ones(len(runs), dtype=bool)
+    d, n, total = (runs[k].to_numpy(float) for k in (K.D, K.N, K.RUN_TOKENS))
+    at_end = np.isclose(d, total, rtol=AT_END_RTOL, atol=0.0)
+    keep = d >= min_fraction * total
+    if isinstance(min_tokens_per_param, str):
+        if min_tokens_per_param != "shortest":
+            raise DataError(
+                f"min_tokens_per_param must be a number, 'shortest' or None, got "
+                f"{min_tokens_per_param!r}"
+            )
+        min_tokens_per_param = float((d[at_end] / n[at_end]).min()) if at_end.any() else None
+    if min_tokens_per_param is not None:
+        keep &= d >= float(min_tokens_per_param) * n * (1 - AT_END_RTOL)
+    return keep | at_end
+
+
+def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
+    """The part of each run's learning-rate anneal still to come at each checkpoint: 1 at the
+    peak learning rate, 0 at the run's end (and after it).
+
+    With an ``lr`` column: ``(lr - lr_end) / (lr_peak - lr_end)``, clipped to [0, 1] (so the
+    warm-up counts as not yet annealed); without one, a cosine schedule over the planned total:
+    ``(1 + cos(pi * D / run_tokens)) / 2``. A schedule term ``C * g`` of a curve model then
+    vanishes at every run's final checkpoint.
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> runs = bs.load_runs(pd.DataFrame({
+    ...     "N": [1e8] * 3, "D": [1e9, 2e9, 4e9], "loss": [3.6, 3.3, 3.1], "run": ["a"] * 3,
+    ...     "lr": [1e-3, 5.5e-4, 1e-4]}))
+    >>> schedule_remaining(runs).round(3).tolist()
+    [1.0, 0.5, 0.0]
+    >>> schedule_remaining(runs.drop(columns="lr")).round(3).tolist()
+    [0.854, 0.5, 0.0]
+    """
+    if K.RUN_ID not in runs.columns:
+        return np.zeros(len(runs))
+    d, total = runs[K.D].to_numpy(float), runs[K.RUN_TOKENS].to_numpy(float)
+    if K.LR not in runs.columns:
+        return (1.0 + np.cos(np.pi * np.minimum(d / total, 1.0))) / 2.0
+    lr = runs[K.LR].to_numpy(float)
+    by_run = runs.groupby(K.RUN_ID, sort=False)[K.LR]
+    end = by_run.transform("last").to_numpy(float)
+    peak = by_run.transform("max").to_numpy(float)
+    span = np.where(peak > end, peak - end, 1.0)
+    g = np.clip((lr - end) / span, 0.0, 1.0)
+    return np.where(np.isclose(d, total, rtol=AT_END_RTOL, atol=0.0), 0.0, g)

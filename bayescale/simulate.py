@@ -11,7 +11,7 @@ from . import constants as K
 from .laws.base import Law, provide_verb
 from .priors import draw_prior
 
-__all__ = ["isoflop_design", "prior_predictive", "simulate_runs"]
+__all__ = ["isoflop_design", "prior_predictive", "simulate_curves", "simulate_runs"]
 
 
 def isoflop_design(
@@ -79,6 +79,67 @@ def simulate_runs(
     out = design.copy().reset_index(drop=True)
     out[law.target] = law.from_observed(y)
     return out
+
+
+def simulate_curves(
+    law: Law,
+    params: Mapping[str, float],
+    runs: pd.DataFrame,
+    *,
+    checkpoints: int = 40,
+    schedule: float = 0.0,
+    sigma: float = 0.005,
+    sigma_run: float = 0.0,
+    ell: float = 0.5,
+    seed: int,
+) -> pd.DataFrame:
+    """Training curves of the runs of ``runs`` (one row per run: ``N`` and the planned total
+    ``D``) under the curve model: a checkpoint at ``d`` of a run planned for ``T`` tokens has
+    log loss ``log(L(N, d) + schedule * g) + b + e``, ``g`` a cosine anneal still to come (1
+    at the start, 0 at the end), ``b ~ Normal(0, sigma_run)`` the run's offset and ``e`` OU
+    noise in log tokens (sd ``sigma``, correlation length ``ell``; :mod:`bayescale.curve_noise`).
+
+    Checkpoints are spaced evenly in log d from 5% to 100% of each run; the result has the
+    columns of a curves table (``run``, ``run_tokens``, ``lr``: a cosine from 1e-3 to 1e-5).
+
+    Examples
+    --------
+    >>> from bayescale import ChinchillaLaw
+    >>> p = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+    >>> plan = pd.DataFrame({"N": [1e8, 4e8], "D": [2e9, 8e9]})
+    >>> curves = simulate_curves(ChinchillaLaw(), p, plan, checkpoints=5, seed=0)
+    >>> curves.groupby("run").size().tolist(), float(curves["D"].max())
+    ([5, 5], 8000000000.0)
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    sizes, totals = runs[K.N].to_numpy(float), runs[K.D].to_numpy(float)
+    for i, (n, total) in enumerate(zip(sizes, totals, strict=True)):
+        d = np.geomspace(0.05 * total, total, checkpoints)
+        g = (1.0 + np.cos(np.pi * d / total)) / 2.0
+        g[-1] = 0.0
+        step = np.diff(np.log(d), prepend=np.log(d[0]))
+        e = np.empty(checkpoints)
+        e[0] = rng.normal(0.0, sigma)
+        for j in range(1, checkpoints):
+            phi = np.exp(-step[j] / ell)
+            e[j] = phi * e[j - 1] + rng.normal(0.0, sigma * np.sqrt(1.0 - phi**2))
+        level = law.predict(params, N=np.full(checkpoints, n), D=d) + schedule * g
+        loss = level * np.exp(rng.normal(0.0, sigma_run) + e) if sigma_run else level * np.exp(e)
+        frames.append(
+            pd.DataFrame(
+                {
+                    K.N: n,
+                    K.D: d,
+                    K.C: K.FLOPS_PER_PARAM_TOKEN * n * d,
+                    law.target: loss,
+                    K.RUN_ID: f"run{i}",
+                    K.RUN_TOKENS: total,
+                    K.LR: 1e-5 + (1e-3 - 1e-5) * g,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def prior_predictive(law: Law, runs: pd.DataFrame, *, draws: int = 500, seed: int = 0):

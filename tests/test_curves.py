@@ -142,3 +142,31 @@ def test_cli_bad_curves_exit_2_with_nothing_written(tmp_path, capsys, monkeypatc
         ["fit", path, "--out", out, "--run-column", "x", "--column", "run=y"], capsys, monkeypatch
     )
     assert code == 2 and "--run-column 'x' and --column run=y disagree" in err
+
+
+def test_checkpoint_rule_and_schedule_on_the_ladder():
+    from bayescale.curves import keep_checkpoints, schedule_remaining
+
+    curves = load_olmo_ladder(curves=True)
+    keep = keep_checkpoints(curves)
+    kept = curves[keep]
+    # past 10% of each run and at least the shortest run's 10 tokens per parameter
+    assert (kept["D"] >= 0.1 * kept["run_tokens"]).all()
+    assert (kept["D"] / kept["N"] >= 10.0 - 1e-6).all()
+    assert kept["run"].nunique() == 30  # every final checkpoint stays
+    assert keep.sum() < keep_checkpoints(curves, min_tokens_per_param=None).sum()
+    assert keep_checkpoints(curves, min_fraction=0.0, min_tokens_per_param=None).all()
+    with pytest.raises(bs.DataError, match="min_fraction"):
+        keep_checkpoints(curves, min_fraction=1.5)
+    with pytest.raises(bs.DataError, match="min_tokens_per_param"):
+        keep_checkpoints(curves, min_tokens_per_param="longest")
+    g = schedule_remaining(curves)
+    assert ((g >= 0) & (g <= 1)).all()
+    at_end = curves["D"] == curves["run_tokens"]
+    assert (g[at_end] == 0).all() and at_end.sum() == 30
+    # the ladder's schedule is a cosine after a warm-up: the learning rate and the d / T
+    # fallback agree to a few hundredths (up to 0.1 on the shortest runs, whose warm-up is the
+    # largest share of the run)
+    cosine = schedule_remaining(curves.drop(columns="lr"))
+    gap = np.abs(g - cosine)[curves["D"] >= 0.1 * curves["run_tokens"]]
+    assert np.median(gap) < 0.03 and gap.max() < 0.1
