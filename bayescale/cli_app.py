@@ -188,10 +188,15 @@ Column = Annotated[
 ]
 
 
+def load_table(model, runs: Path, columns: dict | None, options: dict):
+    """The runs file read and checked for ``model`` (``columns`` from :func:`column_map`,
+    ``options`` from :func:`read_options`)."""
+    return model.load_runs(runs, columns=columns, **options)
+
+
 def column_map(
     items: list[str] | None,
     group_column: str | None = None,
-    *,
     run_column: str | None = None,
     lr_column: str | None = None,
     run_tokens_column: str | None = None,
@@ -203,7 +208,7 @@ def column_map(
     --------
     >>> column_map(["N=params", "loss=val_loss"], group_column="mix")
     {'N': 'params', 'loss': 'val_loss', 'group': 'mix'}
-    >>> column_map(None, run_column="name", lr_column="learning_rate")
+    >>> column_map(None, None, "name", lr_column="learning_rate")
     {'run': 'name', 'lr': 'learning_rate'}
     """
     from .exceptions import ConfigError

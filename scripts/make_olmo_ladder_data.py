@@ -126,27 +126,15 @@ def main(raw: str = "../shared/data/olmo_ladder/raw", out: str = "data") -> None
         frame = pd.read_csv(path)
         size, xc, rerun = m["size"], float(m["xc"]), m["rerun"] is not None
         paper = size in ("190M", "370M", "760M", "1B") and xc in (1, 2, 5, 10) and not rerun
-        curves.append(
-            _curve(
-                frame,
-                PARAMS[size],
-                run=path.stem,
-                size=size,
-                xC=xc,
-                rerun=rerun,
-                paper_subset=paper,
-            )
-        )
+        meta = dict(size=size, xC=xc, rerun=rerun, paper_subset=paper)
+        curves.append(_curve(frame, PARAMS[size], run=path.stem, **meta))
         rows.append(
             _record(
                 _final_row(frame, path.name),
                 frame,
                 PARAMS[size],
                 group=path.stem,
-                size=size,
-                xC=xc,
-                rerun=rerun,
-                paper_subset=paper,
+                **meta,
             )
         )
     runs = pd.DataFrame(rows).sort_values(["N", "D", "group"]).reset_index(drop=True)
