@@ -129,8 +129,9 @@ def final_checkpoints(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per run: its checkpoint at the planned total (``D == run_tokens``), a fully
     trained model of that N and D. Runs that stop before their planned total (unfinished, or
     cut short by the table) have no final checkpoint and are left out; ``attrs["checkpoints"]``
-    says how many checkpoints and runs were given and used."""
-    if K.RUN_ID not in runs.columns:
+    says how many checkpoints and runs were given and used. A table with one row per run is
+    returned as it is."""
+    if not has_curves(runs):  # one row per run: nothing to choose
         return runs
     at_end = np.isclose(runs[K.D], runs[K.RUN_TOKENS], rtol=AT_END_RTOL, atol=0.0)
     out = runs[at_end].drop_duplicates(subset=[K.RUN_ID], keep="last").reset_index(drop=True)

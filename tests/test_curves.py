@@ -33,6 +33,8 @@ def test_run_tokens_default_to_a_runs_largest_d_and_lr_is_kept():
     assert runs["run_tokens"].tolist() == [4e9] * 3 + [8e9] * 2
     assert runs["lr"].tolist()[-1] == 0.0
     assert has_curves(runs)
+    one_each = bs.load_runs(_curves().assign(run=list("abcde")))
+    assert not has_curves(one_each) and final_checkpoints(one_each) is one_each
     given = bs.load_runs(_curves(T=[5e9] * 3 + [8e9] * 2), columns={"run_tokens": "T"})
     assert given["run_tokens"].tolist() == [5e9] * 3 + [8e9] * 2
     # run "a" stops before its planned 5e9 tokens: it has no final checkpoint
