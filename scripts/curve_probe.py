@@ -49,6 +49,31 @@ def _fit(objective, start):
     return minimize(objective, o.x, method="Nelder-Mead", options=dict(maxiter=40000, maxfev=40000))
 
 
+#: Other schedule terms, the same ML fit (t[9]: the extra exponent where there is one).
+VARIANTS = {
+    "C (N / 1e9)^eta g": lambda t, n, d, g, law: law + t[5] * (n / 1e9) ** t[9] * g,
+    "C (D / 20 N)^eta g": lambda t, n, d, g, law: law + t[5] * (d / n / 20) ** t[9] * g,
+    "data term x (1 + C g)": lambda t, n, d, g, law: (
+        law + t[5] * np.exp(t[2] - t[4] * np.log(d)) * g
+    ),
+    "reducible loss x (1 + C g)": lambda t, n, d, g, law: law + t[5] * (law - np.exp(t[0])) * g,
+}
+
+
+def _variants(train, test, lay, start) -> None:
+    n, d, g, y = (train[k].to_numpy() for k in ("N", "D", "g", "loss"))
+    for name, form in VARIANTS.items():
+
+        def nll(t, form=form):
+            mu = np.log(np.maximum(form(t, n, d, g, _loss(t, n, d, 0.0)), 1e-9))
+            s, s_run, ell = np.exp(t[6:9])
+            return -curve_logp(np.log(y) - mu, **lay, sigma=s, sigma_run=s_run, ell=ell)
+
+        t = _fit(nll, start).x
+        pred = _loss(t, test["N"].to_numpy(), test["D"].to_numpy(), 0.0)
+        print(f"  schedule {name}: 3B final losses: {_errors(pred, test['loss'])}")
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     curves = load_olmo_ladder(curves=True)
@@ -95,6 +120,7 @@ def main() -> None:
         )
     s, s_run, ell = np.exp(ml.x[6:9])
     print(f"  noise: sigma {s:.4f}, sigma_run {s_run:.4f}, ell {ell:.2f} (log tokens)")
+    _variants(train, test, lay, list(ml.x) + [0.0])
     pred = law.predict(p, N=test["N"].to_numpy(), D=test["D"].to_numpy())
     print(f"final losses only (Huber): 3B final losses: {_errors(pred, test['loss'])}")
 
