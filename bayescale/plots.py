@@ -29,6 +29,7 @@ __all__ = [
     "plot_residuals",
     "plot_posterior_pairs",
     "plot_compare",
+    "plot_curves",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -401,4 +402,45 @@ def plot_compare(table: Any, *, ax: Any = None) -> Any:
     ax = _axes(ax)
     az.plot_compare(table.drop(columns=["law", "pareto_k_bad"], errors="ignore"), ax=ax)
     ax.set_title("Model comparison (PSIS-LOO)")
+    return ax
+
+
+def plot_curves(
+    curves: Any, fit: Fit | None = None, *, min_fraction: float = 0.1, ax: Any = None
+) -> Any:
+    """Training curves: each run's loss against the tokens seen, one colour per model size,
+    its final checkpoint marked; with a fit of final losses, the law's final loss ``L(N, D)``
+    for each model size across its runs' lengths (median and bands: what a run stopped and
+    fully annealed at each D would reach, so the curves lie above it until their own end).
+
+    ``curves`` is a validated curves table (:func:`bayescale.load_runs` with a ``run``
+    column), e.g. ``bs.datasets.load_olmo_ladder(curves=True)``; checkpoints before
+    ``min_fraction`` of their run (the warm-up, far above the rest) are not drawn (0: all).
+    """
+    if K.RUN_ID not in curves.columns:
+        raise ValueError("plot_curves needs a curves table: a 'run' column (see load_runs)")
+    ax = _axes(ax)
+    curves = curves[curves[K.D] >= min_fraction * curves[K.RUN_TOKENS]]
+    sizes = sorted(curves[K.N].unique())
+    target = fit.law.target if fit is not None else K.LOSS
+    for i, n in enumerate(sizes):
+        color = PALETTE[i % len(PALETTE)]
+        part = curves[curves[K.N] == n]
+        for j, (_, run) in enumerate(part.groupby(K.RUN_ID, sort=False)):
+            label = f"N = {si(n, 3)}" if j == 0 else None
+            ax.plot(run[K.D], run[target], color=color, lw=0.8, alpha=0.6, label=label)
+        ends = part[np.isclose(part[K.D], part[K.RUN_TOKENS])]
+        ax.scatter(ends[K.D], ends[target], color=color, s=14, zorder=3)
+        if fit is not None:
+            grid = np.geomspace(ends[K.D].min(), ends[K.D].max(), 60) if len(ends) else None
+            if grid is not None and len(grid) > 1:
+                draws = fit.law.predict(fit.draws(), N=np.full_like(grid, n), D=grid)
+                _band(ax, grid, draws, color, None)
+    ax.set_xscale("log")
+    _si_axis(ax.xaxis)
+    ax.set_xlabel(r"tokens seen $D$")
+    ax.set_ylabel(r"loss $L$ [nats/token]" if target == K.LOSS else target)
+    title = "Training curves" + (" and the law of final losses" if fit is not None else "")
+    ax.set_title(title)
+    _legend(ax)
     return ax

@@ -172,3 +172,32 @@ def test_checkpoint_rule_and_schedule_on_the_ladder():
     cosine = schedule_remaining(curves.drop(columns="lr"))
     gap = np.abs(g - cosine)[curves["D"] >= 0.1 * curves["run_tokens"]]
     assert np.median(gap) < 0.03 and gap.max() < 0.1
+
+
+def test_plot_curves_draws_every_run_and_the_law_per_size():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayescale.plots import plot_curves
+
+    curves = load_olmo_ladder(curves=True)
+    fit = point_fit(bs.ChinchillaLaw(), curves, method="bootstrap", n_boot=20, seed=0)
+    ax = plot_curves(curves, fit)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 5 and all(label.startswith("N = ") for label in labels)
+    lines = ax.get_lines()
+    assert len(lines) == 30 + 5  # every run's curve, the law's median per size
+    ends = sum(len(c.get_offsets()) for c in ax.collections if c.get_offsets().shape[1] == 2)
+    assert ends >= 30
+    # the law's median at the longest 3B run: the fit's own prediction there
+    big = curves[curves["N"] == curves["N"].max()]
+    law_line = lines[-1]
+    d_max = big["D"].max()
+    assert law_line.get_xdata()[-1] == pytest.approx(d_max)
+    expect = np.median(fit.law.predict(fit.draws(), N=big["N"].iloc[0], D=d_max))
+    assert law_line.get_ydata()[-1] == pytest.approx(expect, rel=1e-6)
+    plt.close("all")
+    with pytest.raises(ValueError, match="'run' column"):
+        plot_curves(load_olmo_ladder())
