@@ -1,4 +1,5 @@
-"""Render the example figures in docs/ from a saved fit (default: the `make demo` fit).
+"""Render the example figures in docs/ from a saved fit (default: the `make demo` fit), and
+the OLMo ladder's training curves with a fit of their final losses.
 
 Usage: python scripts/make_figures.py [FIT_DIR] [OUT_DIR]
 """
@@ -32,6 +33,12 @@ def main(fit_dir: str = "results/demo/fit_240", out: str = "docs") -> None:
             "residuals.png": plots.plot_residuals(fit).figure,
             "posterior_pairs.png": plots.plot_posterior_pairs(fit).ravel()[0].figure,
         }
+        from bayescale.datasets import load_olmo_ladder
+
+        curves = load_olmo_ladder(curves=True)  # the ladder's curves, the law of its final losses
+        figures["curves.png"] = plots.plot_curves(
+            curves, bs.ChinchillaLaw().fit(curves, seed=1)
+        ).figure
         other = bs.KaplanC().fit(fit.runs, seed=1)
         table = bs.compare({"chinchilla": fit, "kaplan-c": other})
         figures["compare.png"] = plots.plot_compare(table).figure
