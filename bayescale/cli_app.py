@@ -188,12 +188,6 @@ Column = Annotated[
 ]
 
 
-def load_table(model, runs: Path, columns: dict | None, options: dict):
-    """The runs file read and checked for ``model`` (``columns`` from :func:`column_map`,
-    ``options`` from :func:`read_options`)."""
-    return model.load_runs(runs, columns=columns, **options)
-
-
 def column_map(
     items: list[str] | None,
     group_column: str | None = None,
@@ -222,8 +216,12 @@ def column_map(
         if name in mapping and mapping[name] != source:
             raise ConfigError(f"--column maps {name!r} twice: {mapping[name]!r} and {source!r}")
         mapping[name] = source
-    named = {K.GROUP: group_column, K.RUN_ID: run_column, K.LR: lr_column}
-    named[K.RUN_TOKENS] = run_tokens_column
+    named = {
+        K.GROUP: group_column,
+        K.RUN_ID: run_column,
+        K.LR: lr_column,
+        K.RUN_TOKENS: run_tokens_column,
+    }
     for name, source in named.items():
         if source is None:
             continue

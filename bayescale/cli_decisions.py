@@ -31,7 +31,6 @@ from .cli_app import (
     column_map,
     emit_json,
     library_calls,
-    load_table,
     read_options,
     warn,
 )
@@ -300,11 +299,10 @@ def backtest(
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
         model = make_law(law, **options)
-        runs = load_table(
-            model,
+        runs = model.load_runs(
             runs,
-            column_map(column, group_column, run_column, lr_column, run_tokens_column),
-            read_options(loss_unit, flops_per_token_param),
+            columns=column_map(column, group_column, run_column, lr_column, run_tokens_column),
+            **read_options(loss_unit, flops_per_token_param),
         )
         cutoffs = holdout_compute_above or []
         chosen = bool(cutoffs) + (holdout_top_fraction is not None) + (holdout_where is not None)

@@ -35,7 +35,6 @@ from .cli_app import (
     column_map,
     emit_json,
     library_calls,
-    load_table,
     print_table,
     progress_flag,
     read_options,
@@ -126,11 +125,10 @@ def fit(
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
         model = make_law(law, **options)
-        table = load_table(
-            model,
+        table = model.load_runs(
             runs,
-            column_map(column, group_column, run_column, lr_column, run_tokens_column),
-            read_options(loss_unit, flops_per_token_param),
+            columns=column_map(column, group_column, run_column, lr_column, run_tokens_column),
+            **read_options(loss_unit, flops_per_token_param),
         )
         if method is not FitMethod.mcmc:
             _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)

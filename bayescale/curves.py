@@ -31,6 +31,7 @@ from . import constants as K
 from .exceptions import DataError
 
 __all__ = [
+    "at_end",
     "check_curves",
     "final_checkpoints",
     "has_curves",
@@ -120,6 +121,12 @@ def check_curves(
     return np.asarray(run_tokens, dtype=float)
 
 
+def at_end(runs: pd.DataFrame) -> np.ndarray:
+    """A boolean per row: the checkpoint is its run's last (``D`` at ``run_tokens``)."""
+    d, total = runs[K.D].to_numpy(float), runs[K.RUN_TOKENS].to_numpy(float)
+    return np.isclose(d, total, rtol=AT_END_RTOL, atol=0.0)
+
+
 def has_curves(runs: pd.DataFrame) -> bool:
     """Whether ``runs`` holds training curves: a run column with a run of several checkpoints."""
     return K.RUN_ID in runs.columns and bool(runs[K.RUN_ID].duplicated().any())
@@ -133,8 +140,7 @@ def final_checkpoints(runs: pd.DataFrame) -> pd.DataFrame:
     returned as it is."""
     if not has_curves(runs):  # one row per run: nothing to choose
         return runs
-    at_end = np.isclose(runs[K.D], runs[K.RUN_TOKENS], rtol=AT_END_RTOL, atol=0.0)
-    out = runs[at_end].drop_duplicates(subset=[K.RUN_ID], keep="last").reset_index(drop=True)
+    out = runs[at_end(runs)].drop_duplicates(subset=[K.RUN_ID], keep="last").reset_index(drop=True)
     out.attrs.update(runs.attrs)
     n_runs = runs[K.RUN_ID].nunique()
     note = (
@@ -178,7 +184,7 @@ def keep_checkpoints(
     if K.RUN_ID not in runs.columns:
         return np.ones(len(runs), dtype=bool)
     d, n, total = (runs[k].to_numpy(float) for k in (K.D, K.N, K.RUN_TOKENS))
-    at_end = np.isclose(d, total, rtol=AT_END_RTOL, atol=0.0)
+    final = at_end(runs)
     keep = d >= min_fraction * total
     if isinstance(min_tokens_per_param, str):
         if min_tokens_per_param != "shortest":
@@ -186,10 +192,10 @@ def keep_checkpoints(
                 f"min_tokens_per_param must be a number, 'shortest' or None, got "
                 f"{min_tokens_per_param!r}"
             )
-        min_tokens_per_param = float((d[at_end] / n[at_end]).min()) if at_end.any() else None
+        min_tokens_per_param = float((d[final] / n[final]).min()) if final.any() else None
     if min_tokens_per_param is not None:
         keep &= d >= float(min_tokens_per_param) * n * (1 - AT_END_RTOL)
-    return keep | at_end
+    return keep | final
 
 
 def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
@@ -223,4 +229,4 @@ def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
     peak = by_run.transform("max").to_numpy(float)
     span = np.where(peak > end, peak - end, 1.0)
     g = np.clip((lr - end) / span, 0.0, 1.0)
-    return np.where(np.isclose(d, total, rtol=AT_END_RTOL, atol=0.0), 0.0, g)
+    return np.where(at_end(runs), 0.0, g)

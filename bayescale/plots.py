@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from . import constants as K
 from . import predict as P
+from .curves import at_end
 from .fit import Fit, observed_name
 from .formatting import formula_tex, si
 
@@ -429,13 +430,12 @@ def plot_curves(
         for j, (_, run) in enumerate(part.groupby(K.RUN_ID, sort=False)):
             label = f"N = {si(n, 3)}" if j == 0 else None
             ax.plot(run[K.D], run[target], color=color, lw=0.8, alpha=0.6, label=label)
-        ends = part[np.isclose(part[K.D], part[K.RUN_TOKENS])]
+        ends = part[at_end(part)]
         ax.scatter(ends[K.D], ends[target], color=color, s=14, zorder=3)
-        if fit is not None:
-            grid = np.geomspace(ends[K.D].min(), ends[K.D].max(), 60) if len(ends) else None
-            if grid is not None and len(grid) > 1:
-                draws = fit.law.predict(fit.draws(), N=np.full_like(grid, n), D=grid)
-                _band(ax, grid, draws, color, None)
+        if fit is not None and len(ends):
+            grid = np.geomspace(ends[K.D].min(), ends[K.D].max(), 60)
+            draws = fit.law.predict(fit.draws(), N=np.full_like(grid, n), D=grid)
+            _band(ax, grid, draws, color, None)
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
     ax.set_xlabel(r"tokens seen $D$")

@@ -125,7 +125,8 @@ def simulate_curves(
             phi = np.exp(-step[j] / ell)
             e[j] = phi * e[j - 1] + rng.normal(0.0, sigma * np.sqrt(1.0 - phi**2))
         level = law.predict(params, N=np.full(checkpoints, n), D=d) + schedule * g
-        loss = level * np.exp(rng.normal(0.0, sigma_run) + e) if sigma_run else level * np.exp(e)
+        offset = rng.normal(0.0, sigma_run) if sigma_run else 0.0
+        loss = level * np.exp(offset + e)
         frames.append(
             pd.DataFrame(
                 {

@@ -85,9 +85,10 @@ def main() -> None:
     fits = _fits(all_splits, args.cache)
     learned = learn_priors(fits)
     print(learned.spread, file=sys.stderr)
-    rows = []
+    rows, without_sets = [], {}
     for study, keys in HELD_OUT_SPLITS.items():
         without = learn_priors({k: v for k, v in fits.items() if k != study})
+        without_sets[study] = without
         for key in keys:
             for label, priors in (("default priors", None), ("learned without it", without)):
                 path = args.cache / f"{key}--{label.replace(' ', '_')}.json"
@@ -99,14 +100,7 @@ def main() -> None:
                 res = json.loads(path.read_text())
                 res.pop("priors")
                 rows.append({"split": all_splits[key]["title"], "priors": label, **res})
-    text = _document(
-        learned,
-        fits,
-        without_sets={
-            s: learn_priors({k: v for k, v in fits.items() if k != s}) for s in HELD_OUT_SPLITS
-        },
-        table=pd.DataFrame(rows),
-    )
+    text = _document(learned, fits, without_sets, pd.DataFrame(rows))
     atomic_write_text(args.out, text)
     print(text)
 
