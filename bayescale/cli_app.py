@@ -52,6 +52,7 @@ class PoolingName(str, Enum):
 class LikelihoodName(str, Enum):
     studentt = "studentt"
     normal = "normal"
+    curve = "curve"
 
 
 def err(message: str) -> None:

@@ -80,6 +80,14 @@ def predict(
             help="data-constrained law: unique tokens of each plan (once for all, or per --n).",
         ),
     ] = None,
+    run_tokens: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--run-tokens",
+            help="Curve fits: each plan's total tokens, --d a checkpoint part-way (once for "
+            "all, or per --n).",
+        ),
+    ] = None,
     interval: Interval = 0.9,
     as_json: AsJson = False,
 ) -> None:
@@ -95,12 +103,13 @@ def predict(
             from .exceptions import ConfigError
 
             raise ConfigError(f"give as many --n as --d values, got {len(n)} and {len(d)}")
-        if unique_tokens and len(unique_tokens) not in (1, len(n)):
-            from .exceptions import ConfigError
+        for flag, values in (("--unique-tokens", unique_tokens), ("--run-tokens", run_tokens)):
+            if values and len(values) not in (1, len(n)):
+                from .exceptions import ConfigError
 
-            raise ConfigError(
-                f"give --unique-tokens once or once per --n, got {len(unique_tokens)} for {len(n)}"
-            )
+                raise ConfigError(
+                    f"give {flag} once or once per --n, got {len(values)} for {len(n)}"
+                )
         table = predict_loss(
             fit,
             n,
@@ -108,6 +117,7 @@ def predict(
             interval=interval,
             target=target,
             unique_tokens=unique_tokens or None,  # one value broadcasts to every plan
+            run_tokens=run_tokens or None,
         )
     if fit.drift is None and (table["compute_factor"] > 1).any():
         warn(f"extrapolating beyond the largest fitted run with {fit.drift_note}")

@@ -62,8 +62,21 @@ def fit(
     ] = 0,
     sampler: Annotated[SamplerName, typer.Option(help="MCMC sampler.")] = SamplerName.nutpie,
     likelihood: Annotated[
-        LikelihoodName, typer.Option(help="Noise model on log loss.")
+        LikelihoodName,
+        typer.Option(
+            help="Noise model on log loss; curve: whole training curves (with --run-column), "
+            "a schedule term, run offsets and noise correlated along a run."
+        ),
     ] = LikelihoodName.studentt,
+    min_fraction: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="--likelihood curve: use checkpoints past this fraction of their run (and at "
+            "least the shortest run's tokens per parameter).",
+        ),
+    ] = 0.1,
     nu: Annotated[
         str | None,
         typer.Option(
@@ -144,6 +157,7 @@ def fit(
             target_accept=target_accept,
             progress=progress_flag(progress),
             drift=drift,
+            min_fraction=min_fraction,
         )
         result.save(out, extra={"command": sys.argv})
     _print_fit(result, out)

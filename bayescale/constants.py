@@ -14,6 +14,7 @@ GROUP = "group"  #: optional grouping column (model family, data set, configurat
 RUN_ID = "run"  #: training curves: the run a checkpoint belongs to (many rows per run)
 RUN_TOKENS = "run_tokens"  #: training curves: the run's planned total tokens
 LR = "lr"  #: training curves: the learning rate at the checkpoint
+SCHEDULE = "schedule"  #: curve fits: the part of the run's anneal still to come (1 -> 0)
 REQUIRED_COLUMNS = (N, D, C, LOSS)
 
 # Dimensions of every ArviZ / xarray object bayescale returns.

@@ -16,7 +16,10 @@ O(n): the OU process is Markov, so its whitening is bidiagonal (``z = W r``), an
 a rank-one term per run (``z ~ Normal(b c, I)`` with ``c = W 1``), whose marginal follows from
 the matrix determinant lemma and the Sherman-Morrison formula. Rows must be grouped by run and
 ordered by ``d`` within a run (:func:`curve_layout` gives the index arrays). Works on NumPy
-arrays and on PyTensor tensors (``xp=pytensor.tensor``).
+arrays and on PyTensor tensors (``xp=pytensor.tensor``). :func:`curve_logp_runs` gives one
+value per run (leave-one-run-out PSIS-LOO) and takes a noise scale per row as well
+(``r_j = b + sigma_j u_j``, ``u`` a unit OU process). :func:`with_schedule` adds the schedule
+term of a checkpoint to the law's log loss.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["curve_layout", "curve_logp"]
+__all__ = ["curve_layout", "curve_logp", "curve_logp_runs", "with_schedule"]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -63,10 +66,74 @@ def curve_layout(run: Any, d: Any) -> dict[str, np.ndarray]:
     }
 
 
-def _segment_sum(values: Any, run_idx: Any, n_runs: int, xp: Any) -> Any:
+def _segment_sum(values: Any, run_idx: Any, n_runs: Any, xp: Any) -> Any:
+    """Sums over each run's rows along the last axis (rows grouped by run)."""
     if xp is np:
-        return np.bincount(run_idx, weights=values, minlength=n_runs)
+        starts = np.flatnonzero(np.diff(run_idx, prepend=-1))
+        return np.add.reduceat(values, starts, axis=-1)
     return xp.inc_subtensor(xp.zeros(n_runs)[run_idx], values)
+
+
+def _shift(x: Any, xp: Any) -> Any:
+    """``x`` moved one row down along the last axis (the first row repeats)."""
+    if xp is np:
+        return np.concatenate([x[..., :1], x[..., :-1]], axis=-1)
+    return xp.concatenate([x[:1], x[:-1]])
+
+
+def curve_logp_runs(
+    r: Any,
+    run_idx: Any,
+    first: Any,
+    dlogd: Any,
+    n_runs: Any,
+    sigma: Any,
+    sigma_run: Any,
+    ell: Any,
+    xp: Any = np,
+) -> Any:
+    """Log density of each run's residuals, its offset integrated out: one value per run.
+
+    Parameters
+    ----------
+    r
+        Residuals on the log scale, rows grouped by run and ordered by ``d`` in a run (last
+        axis; NumPy arrays may carry leading axes of posterior draws).
+    run_idx, first, dlogd, n_runs
+        From :func:`curve_layout`.
+    sigma
+        The OU noise's standard deviation: a scalar, or one per row (a noise scale that changes
+        along the run: ``r_j = b + sigma_j u_j`` with ``u`` a unit OU process).
+    sigma_run, ell
+        The run offsets' standard deviation, the OU correlation length in log tokens.
+    xp
+        ``numpy`` or ``pytensor.tensor``.
+
+    Examples
+    --------
+    >>> lay = curve_layout(["a", "a", "b"], [1.0, 2.0, 1.0])
+    >>> curve_logp_runs(np.zeros(3), **lay, sigma=0.1, sigma_run=0.0, ell=1.0).shape
+    (2,)
+    """
+    phi = (1.0 - first) * xp.exp(-dlogd / ell)
+    # 1 - phi**2 without cancellation where checkpoints are close (phi near 1)
+    q = xp.sqrt(first - (1.0 - first) * xp.expm1(-2.0 * dlogd / ell))
+    s = sigma + xp.zeros_like(r)  # one scale per row
+    s_prev = _shift(s, xp)
+    z = (r / s - phi * _shift(r, xp) / s_prev) / q
+    c = (1.0 / s - phi / s_prev) / q
+    zz = _segment_sum(z * z, run_idx, n_runs, xp)
+    cz = _segment_sum(c * z, run_idx, n_runs, xp)
+    cc = _segment_sum(c * c, run_idx, n_runs, xp)
+    log_scale = _segment_sum(xp.log(s * q), run_idx, n_runs, xp)
+    rows = _segment_sum(xp.ones_like(r), run_idx, n_runs, xp)
+    v = sigma_run**2
+    return (
+        -0.5 * (zz - v * cz**2 / (1.0 + v * cc))
+        - 0.5 * xp.log1p(v * cc)
+        - log_scale
+        - 0.5 * _LOG_2PI * rows
+    )
 
 
 def curve_logp(
@@ -74,25 +141,14 @@ def curve_logp(
     run_idx: Any,
     first: Any,
     dlogd: Any,
-    n_runs: int,
+    n_runs: Any,
     sigma: Any,
     sigma_run: Any,
     ell: Any,
     xp: Any = np,
 ) -> Any:
-    """Log density of the residuals ``r`` of all runs' checkpoints, run offsets integrated out.
-
-    Parameters
-    ----------
-    r
-        Residuals on the log scale, rows grouped by run and ordered by ``d`` in a run.
-    run_idx, first, dlogd, n_runs
-        From :func:`curve_layout`.
-    sigma, sigma_run, ell
-        The OU noise's standard deviation, the run offsets' standard deviation, the OU
-        correlation length in log tokens.
-    xp
-        ``numpy`` or ``pytensor.tensor``.
+    """Log density of the residuals ``r`` of all runs' checkpoints, run offsets integrated out
+    (the sum of :func:`curve_logp_runs`, whose parameters it takes).
 
     Examples
     --------
@@ -104,14 +160,20 @@ def curve_logp(
     >>> bool(np.isclose(lp, norm.logpdf([0.1, -0.2], scale=0.3).sum()))
     True
     """
-    phi = (1.0 - first) * xp.exp(-dlogd / ell)
-    scale = sigma * xp.sqrt(1.0 - phi**2)
-    previous = xp.concatenate([xp.zeros(1), r[:-1]])
-    z = (r - phi * previous) / scale
-    c = (1.0 - phi) / scale
-    zz = _segment_sum(z * z, run_idx, n_runs, xp)
-    cz = _segment_sum(c * z, run_idx, n_runs, xp)
-    cc = _segment_sum(c * c, run_idx, n_runs, xp)
-    v = sigma_run**2
-    per_run = -0.5 * (zz - v * cz**2 / (1.0 + v * cc)) - 0.5 * xp.log1p(v * cc)
-    return xp.sum(per_run) - xp.sum(xp.log(scale)) - 0.5 * _LOG_2PI * r.shape[0]
+    per_run = curve_logp_runs(r, run_idx, first, dlogd, n_runs, sigma, sigma_run, ell, xp)
+    return xp.sum(per_run, axis=-1)
+
+
+def with_schedule(mu: Any, anneal: Any, g: Any, xp: Any = np) -> Any:
+    """The log loss of a checkpoint: ``log(L + anneal * g)`` from the law's ``mu = log L``,
+    with ``g`` the part of the learning-rate anneal still to come (0 at a run's end, where the
+    checkpoint's loss is the law's).
+
+    Examples
+    --------
+    >>> float(with_schedule(np.log(2.0), 0.3, 0.0)) == float(np.log(2.0))
+    True
+    >>> round(float(np.exp(with_schedule(np.log(2.0), 0.3, 1.0))), 6)
+    2.3
+    """
+    return mu + xp.log1p(anneal * g * xp.exp(-mu))

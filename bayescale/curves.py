@@ -28,11 +28,15 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .curve_noise import curve_layout
 from .exceptions import DataError
 
 __all__ = [
     "at_end",
     "check_curves",
+    "curve_data",
+    "curve_runs",
+    "cosine_remaining",
     "final_checkpoints",
     "has_curves",
     "keep_checkpoints",
@@ -198,6 +202,20 @@ def keep_checkpoints(
     return keep | final
 
 
+def cosine_remaining(d: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """A cosine anneal's part still to come at ``d`` tokens of a run planned for ``total``:
+    ``(1 + cos(pi d / total)) / 2``, exactly 0 at (and past) the end.
+
+    Examples
+    --------
+    >>> cosine_remaining(np.array([0.0, 5.0, 10.0]), 10.0).round(3).tolist()
+    [1.0, 0.5, 0.0]
+    """
+    frac = np.minimum(np.asarray(d, dtype=float) / total, 1.0)
+    g = (1.0 + np.cos(np.pi * frac)) / 2.0
+    return np.where(np.isclose(frac, 1.0, rtol=AT_END_RTOL, atol=0.0), 0.0, g)
+
+
 def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
     """The part of each run's learning-rate anneal still to come at each checkpoint: 1 at the
     peak learning rate, 0 at the run's end (and after it).
@@ -222,7 +240,7 @@ def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
         return np.zeros(len(runs))
     d, total = runs[K.D].to_numpy(float), runs[K.RUN_TOKENS].to_numpy(float)
     if K.LR not in runs.columns:
-        return (1.0 + np.cos(np.pi * np.minimum(d / total, 1.0))) / 2.0
+        return cosine_remaining(d, total)
     lr = runs[K.LR].to_numpy(float)
     by_run = runs.groupby(K.RUN_ID, sort=False)[K.LR]
     end = by_run.transform("last").to_numpy(float)
@@ -230,3 +248,55 @@ def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
     span = np.where(peak > end, peak - end, 1.0)
     g = np.clip((lr - end) / span, 0.0, 1.0)
     return np.where(at_end(runs), 0.0, g)
+
+
+def curve_data(runs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """What the curve likelihood reads from a curve fit's runs: ``schedule`` (the anneal still
+    to come, :func:`schedule_remaining`, or the table's ``schedule`` column) and the layout of
+    :func:`bayescale.curve_noise.curve_layout`. Rows must be grouped by run, D increasing."""
+    g = runs[K.SCHEDULE] if K.SCHEDULE in runs.columns else schedule_remaining(runs)
+    layout = curve_layout(runs[K.RUN_ID].astype(str).to_numpy(), runs[K.D].to_numpy(float))
+    return {
+        "schedule": np.asarray(g, dtype=float),
+        **{k: v for k, v in layout.items() if k != "n_runs"},
+        "n_runs": np.asarray(layout["n_runs"], dtype="int64"),
+    }
+
+
+def curve_runs(
+    runs: pd.DataFrame,
+    min_fraction: float = MIN_FRACTION,
+    min_tokens_per_param: float | str | None = "shortest",
+) -> pd.DataFrame:
+    """The checkpoints a curve fit is conditioned on: those :func:`keep_checkpoints` keeps,
+    with their ``schedule`` (:func:`schedule_remaining`, computed on the whole runs first),
+    grouped by run (in order of appearance) and ordered by D within a run.
+    ``attrs["checkpoints"]`` says what was kept.
+
+    Raises
+    ------
+    DataError
+        When ``runs`` holds no curves (no run column with several checkpoints in a run).
+    """
+    if not has_curves(runs):
+        raise DataError(
+            "the curve likelihood needs training curves: a run column (--run-column) naming "
+            "several checkpoints of each run"
+        )
+    table = runs.copy()
+    table[K.SCHEDULE] = schedule_remaining(runs)
+    keep = keep_checkpoints(runs, min_fraction, min_tokens_per_param)
+    order = pd.Categorical(table[K.RUN_ID], categories=table[K.RUN_ID].unique())
+    table = table.assign(_order=order.codes)[keep]
+    table = table.sort_values(["_order", K.D], kind="stable").drop(columns="_order")
+    table = table.reset_index(drop=True)
+    table.attrs.update(runs.attrs)
+    rule = f"D >= {min_fraction:g} x run_tokens"
+    if min_tokens_per_param is not None:
+        rule += f", D/N >= {min_tokens_per_param}"
+    table.attrs["checkpoints"] = (
+        f"{len(runs)} checkpoints of {runs[K.RUN_ID].nunique()} runs; fitted to the "
+        f"{len(table)} checkpoints of {table[K.RUN_ID].nunique()} runs kept ({rule}; final "
+        "checkpoints always)"
+    )
+    return table

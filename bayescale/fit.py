@@ -24,6 +24,7 @@ import xarray as xr
 
 from . import constants as K
 from .checks import check_interval
+from .curves import curve_data
 from .data import runs_sha256
 from .diagnostics import diagnose, warn_if_untrustworthy
 from .exceptions import ConfigError, FitFileError
@@ -34,6 +35,8 @@ __all__ = ["Fit", "load_fit", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "bayescale-fit"
 FORMAT_VERSION = 1
+#: The log-likelihood's dimension in curve fits: one entry per run (its whole curve).
+CURVE = "curve"
 FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
 #: Files made from a saved fit in its directory (``bayescale report``'s default outputs): a refit
 #: into the directory removes them.
@@ -46,7 +49,11 @@ def observed_name(law: Law) -> str:
 
 
 def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.DataArray:
-    """Log-likelihood of every run under every posterior draw, dims (chain, draw, run)."""
+    """Log-likelihood of every run under every posterior draw, dims (chain, draw, run); for
+    the curve likelihood, of each run's checkpoints together, dims (chain, draw, curve) (so
+    that PSIS-LOO leaves out one run's whole curve)."""
+    if law.likelihood.curve:
+        return _curve_loglik(law, posterior, runs)
     logx = {x: xr.DataArray(np.log(runs[x].to_numpy(float)), dims=K.RUN) for x in law.inputs}
     y = xr.DataArray(law.to_observed(runs[law.target].to_numpy(float)), dims=K.RUN)
     params = {name: posterior[name] for name in law.sampled_params}
@@ -57,6 +64,23 @@ def pointwise_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.
     p = law.numpy_params(params)
     mu = law.location(p, logx, np)
     return law.likelihood.logpdf(y, mu, law.likelihood_params(p, logx, np)).transpose(..., K.RUN)
+
+
+def _curve_loglik(law: Law, posterior: xr.Dataset, runs: pd.DataFrame) -> xr.DataArray:
+    p = law.numpy_params(law.flat_draws(posterior))
+    logx = {x: np.log(runs[x].to_numpy(float)) for x in law.inputs}
+    y = law.to_observed(runs[law.target].to_numpy(float))
+    data = curve_data(runs)
+    blocks = []
+    n = posterior.sizes[K.CHAIN] * posterior.sizes[K.DRAW]
+    for start in range(0, n, 500):  # bounded memory on long curves
+        part = {k: v[start : start + 500] for k, v in p.items()}
+        mu = law.location(part, logx, np)
+        lik = {**law.likelihood_params(part, logx, np), **data}
+        blocks.append(law.likelihood.curve_logpdf(y, mu, lik))
+    values = np.concatenate(blocks).reshape(posterior.sizes[K.CHAIN], posterior.sizes[K.DRAW], -1)
+    names = list(dict.fromkeys(runs[K.RUN_ID].astype(str)))
+    return xr.DataArray(values, dims=(K.CHAIN, K.DRAW, CURVE), coords={CURVE: names})
 
 
 class Fit:
@@ -152,7 +176,9 @@ class Fit:
             {obs_name: (K.RUN, law.to_observed(runs[law.target].to_numpy(float)))},
             coords={K.RUN: run},
         )
-        loglik = pointwise_loglik(law, posterior, runs).assign_coords({K.RUN: run})
+        loglik = pointwise_loglik(law, posterior, runs)
+        if K.RUN in loglik.dims:
+            loglik = loglik.assign_coords({K.RUN: run})
         stats = sample_stats.drop_vars(
             [v for v in sample_stats.data_vars if sample_stats[v].dims[2:]], errors="ignore"
         )

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .curves import final_checkpoints
+from .curves import MIN_FRACTION, curve_runs, final_checkpoints
 from .drift import (
     HOLDOUT_FRACTION,
     INNER_FIT,
@@ -90,9 +90,17 @@ def derive_seeds(seed: int | None) -> tuple[int, int, int]:
 
 
 def _validated_runs(
-    law: Law, runs: Any, exclude_top_loss: int
+    law: Law,
+    runs: Any,
+    exclude_top_loss: int,
+    min_fraction: float = MIN_FRACTION,
+    min_tokens_per_param: float | str | None = "shortest",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    runs = final_checkpoints(law.load_runs(runs))
+    runs = law.load_runs(runs)
+    if law.likelihood.curve:
+        runs = curve_runs(runs, min_fraction, min_tokens_per_param)
+    else:
+        runs = final_checkpoints(runs)
     runs, excluded = split_top_loss(runs, exclude_top_loss, target=law.target)
     if len(runs) <= law.n_free:
         raise DataError(
@@ -116,6 +124,8 @@ def fit_law(
     progress: bool = False,
     cores: int | None = None,
     drift: bool | str = True,
+    min_fraction: float = MIN_FRACTION,
+    min_tokens_per_param: float | str | None = "shortest",
 ) -> Fit:
     """Sample the posterior of ``law`` given ``runs``; returns a :class:`~bayescale.Fit`.
 
@@ -152,7 +162,12 @@ def fit_law(
         leave-future-out refit, so predictions beyond the fitted compute widen with the
         distance. ``False`` skips it (predictions then carry parameter and noise
         uncertainty only); ``True`` / ``"mle"`` estimates it by maximum likelihood,
-        ``"moments"`` by the method of moments (see :func:`estimate_drift`).
+        ``"moments"`` by the method of moments (see :func:`estimate_drift`). A curve fit
+        takes the drift's prior (it is not refitted on held-out runs).
+    min_fraction, min_tokens_per_param
+        Curve fits (``likelihood="curve"``): which checkpoints count (the warm-up and the
+        earliest descent do not); see :func:`bayescale.curves.keep_checkpoints`. Other fits
+        take each run's final checkpoint.
 
     Returns
     -------
@@ -163,7 +178,9 @@ def fit_law(
     check_settings(draws, tune, chains, sampler, target_accept, cores)
     if drift not in (True, False):
         check_drift_method(drift)
-    runs, excluded = _validated_runs(law, runs, exclude_top_loss)
+    runs, excluded = _validated_runs(
+        law, runs, exclude_top_loss, min_fraction, min_tokens_per_param
+    )
     seed, pilot_seed, main_seed = derive_seeds(seed)
     samples = sample_posterior(
         law,
@@ -298,9 +315,10 @@ def estimate_drift(
     ``method="moments"`` when no run can be held out or the law is pooled.
     """
     check_drift_method(method)
-    if law.grouped:
-        # a second pooled fit only for the drift would double the cost of the slowest fits
-        why = "a pooled fit is not refitted to learn it"
+    if law.grouped or law.likelihood.curve:
+        # a second pooled (or curve) fit only for the drift would double the cost of the
+        # slowest fits; checkpoints are no held-out runs
+        why = f"a {'curve' if law.likelihood.curve else 'pooled'} fit is not refitted to learn it"
         return _prior_drift(why) if method == "mle" else {"tau": None, "note": why}
     res = drift_residuals(law, runs, **inner)
     if "r" not in res:

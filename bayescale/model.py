@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .curves import curve_data
 from .exceptions import DataError
 from .laws.base import Law
 from .priors import draw_prior, prior_logp, unconstrained_prior
@@ -86,7 +87,8 @@ def build_model(law: Law, n_groups: int = 1):
     Free variable: ``w``, the whitened unconstrained coordinates (see :func:`layout`).
     Deterministics: each named parameter (a vector over groups when the law is grouped) and the
     population parameters. Data: ``logx_<input>``, ``centre_<input>``, ``y`` (target on the
-    observation scale), ``group_idx``, ``loc``, ``chol``.
+    observation scale), ``group_idx``, ``loc``, ``chol``; for the curve likelihood also
+    :func:`bayescale.curves.curve_data`'s arrays.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -99,6 +101,15 @@ def build_model(law: Law, n_groups: int = 1):
         centre = {x: pm.Data(f"centre_{x}", 0.0) for x in centred}
         y = pm.Data("y", np.zeros(2))
         gidx = pm.Data("group_idx", np.zeros(2, dtype="int64")) if law.grouped else None
+        curve = {}
+        if law.likelihood.curve:  # the schedule and the runs' layout (curve_data)
+            curve = {
+                "schedule": pm.Data("schedule", np.zeros(2)),
+                "run_idx": pm.Data("run_idx", np.zeros(2, dtype="int64")),
+                "first": pm.Data("first", np.ones(2)),
+                "dlogd": pm.Data("dlogd", np.zeros(2)),
+                "n_runs": pm.Data("n_runs", np.asarray(2, dtype="int64")),
+            }
         loc = pm.Data("loc", np.zeros(k))
         chol = pm.Data("chol", np.eye(k))
         w = pm.Flat("w", shape=k)
@@ -142,7 +153,7 @@ def build_model(law: Law, n_groups: int = 1):
                     values["log_" + name] = values["log_" + name][gidx]
         lx = {**logx, **{f"centre_{x}": c for x, c in centre.items()}}
         mu = law.location(values, lx, pt)
-        noisy = law.likelihood_params(values, lx, pt)
+        noisy = {**law.likelihood_params(values, lx, pt), **curve}
         pm.Potential("log_likelihood", pt.sum(law.likelihood.logp(y, mu, noisy)))
     return model
 
@@ -181,6 +192,8 @@ def group_names(law: Law, runs: pd.DataFrame) -> list[str]:
 
 def model_data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.ndarray]:
     data = {"y": law.to_observed(runs[law.target].to_numpy(float))}
+    if law.likelihood.curve:
+        data.update(curve_data(runs))
     if law.grouped:
         codes = {g: i for i, g in enumerate(groups)}
         data["group_idx"] = runs[K.GROUP].astype(str).map(codes).to_numpy("int64")

@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from . import constants as K
 from . import predict as P
+from .curve_noise import with_schedule
 from .curves import at_end
 from .fit import Fit, observed_name
 from .formatting import formula_tex, si
@@ -107,10 +108,13 @@ def plot_fit(
     the compute-optimal frontier: ``L*(C)`` against C, or against ``N*(C)`` / ``D*(C)``; for a
     single-factor law it is the law in its own variable. ``extrapolate_to`` extends the curve
     to that value of ``x``, where the bands widen. Runs are coloured by ``log10 N``
-    (``color_by="N"``) or by ``"group"``.
+    (``color_by="N"``) or by ``"group"``. A curve fit shows its runs' final checkpoints (its
+    curves: :func:`plot_curves`).
     """
     ax = _axes(ax)
     law, runs = fit.law, fit.runs
+    if law.likelihood.curve:  # the law is of final losses: each run's final checkpoint
+        runs = runs[at_end(runs)]
     frontier = law.name == "chinchilla"
     if x is None:
         x = K.C if (frontier or K.C in law.inputs) else law.inputs[0]
@@ -359,6 +363,8 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
         raise ValueError("plot_residuals takes fits without group-level parameters")
     p = fit.draws()
     mu, lik = law.predictive(p, **inputs)
+    if law.likelihood.curve:  # a checkpoint's loss carries the anneal still to come
+        mu = with_schedule(mu, p["anneal"], runs[K.SCHEDULE].to_numpy(float))
     rng = np.random.default_rng(fit.settings.get("seed", 0))
     y_rep = law.likelihood.sample(rng, mu, lik)
     y = np.asarray(fit.idata.observed_data[observed_name(law)])
@@ -410,9 +416,10 @@ def plot_curves(
     curves: Any, fit: Fit | None = None, *, min_fraction: float = 0.1, ax: Any = None
 ) -> Any:
     """Training curves: each run's loss against the tokens seen, one colour per model size,
-    its final checkpoint marked; with a fit of final losses, the law's final loss ``L(N, D)``
-    for each model size across its runs' lengths (median and bands: what a run stopped and
-    fully annealed at each D would reach, so the curves lie above it until their own end).
+    its final checkpoint marked; with a fit, the law's final loss ``L(N, D)`` for each model
+    size across its runs' lengths (median and bands: what a run stopped and fully annealed at
+    each D would reach, so the curves lie above it until their own end), and with a curve fit
+    also each fitted run's median checkpoint loss (dashed: the law plus the anneal to come).
 
     ``curves`` is a validated curves table (:func:`bayescale.load_runs` with a ``run``
     column), e.g. ``bs.datasets.load_olmo_ladder(curves=True)``; checkpoints before
@@ -432,6 +439,13 @@ def plot_curves(
             ax.plot(run[K.D], run[target], color=color, lw=0.8, alpha=0.6, label=label)
         ends = part[at_end(part)]
         ax.scatter(ends[K.D], ends[target], color=color, s=14, zorder=3)
+        if fit is not None and fit.law.likelihood.curve and K.SCHEDULE in part.columns:
+            p = fit.draws()
+            law = fit.law.predict(p, N=part[K.N].to_numpy(float), D=part[K.D].to_numpy(float))
+            level = np.median(law + p["anneal"] * part[K.SCHEDULE].to_numpy(float), axis=0)
+            for run_id in part[K.RUN_ID].unique():
+                mine = (part[K.RUN_ID] == run_id).to_numpy()
+                ax.plot(part[K.D][mine], level[mine], color=color, lw=1.0, ls="--")
         if fit is not None and len(ends):
             grid = np.geomspace(ends[K.D].min(), ends[K.D].max(), 60)
             draws = fit.law.predict(fit.draws(), N=np.full_like(grid, n), D=grid)

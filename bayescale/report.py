@@ -48,6 +48,8 @@ def _figures(fit: Fit) -> dict[str, Any]:
     if grouped:
         return figs
     figs["Data and fitted law"] = plots.plot_fit(fit).figure
+    if law.likelihood.curve:
+        figs["Training curves"] = plots.plot_curves(fit.runs, fit, min_fraction=0.0).figure
     if law.name == "chinchilla":
         figs["IsoFLOP profiles"] = plots.plot_isoflop(fit).figure
         figs["IsoLoss contours and efficient frontier"] = plots.plot_isoloss(fit).figure

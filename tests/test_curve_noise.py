@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from bayescale.curve_noise import curve_layout, curve_logp
+from bayescale.curve_noise import curve_layout, curve_logp, curve_logp_runs
 
 
 def _dense_logp(r, run, d, sigma, sigma_run, ell):
@@ -40,6 +40,39 @@ def test_marginal_equals_the_dense_multivariate_normal(curves, sigma, sigma_run,
     lay = curve_layout(run, d)
     fast = curve_logp(r, **lay, sigma=sigma, sigma_run=sigma_run, ell=ell)
     assert fast == pytest.approx(_dense_logp(r, run, d, sigma, sigma_run, ell), rel=1e-10)
+
+
+def test_a_scale_per_row_is_the_scaled_ou_process(curves):
+    """sigma per row: r_j = b + sigma_j u_j with u a unit OU process, i.e. the dense covariance
+    sigma_i sigma_j exp(-|log d_i - log d_j| / ell) + sigma_run**2."""
+    run, d, r = curves
+    lay = curve_layout(run, d)
+    s = np.linspace(0.005, 0.03, len(r))
+    fast = curve_logp(r, **lay, sigma=s, sigma_run=0.02, ell=0.8)
+    total = 0.0
+    for name in dict.fromkeys(run):
+        rows = np.flatnonzero(run == name)
+        logd = np.log(d[rows])
+        cov = np.outer(s[rows], s[rows]) * np.exp(-np.abs(logd[:, None] - logd[None, :]) / 0.8)
+        total += multivariate_normal(np.zeros(len(rows)), cov + 0.02**2).logpdf(r[rows])
+    assert fast == pytest.approx(total, rel=1e-10)
+
+
+def test_per_run_values_and_draw_axes(curves):
+    """One value per run, summing to the total; leading axes (posterior draws) broadcast."""
+    run, d, r = curves
+    lay = curve_layout(run, d)
+    sigmas = np.array([[0.01], [0.02], [0.04]])
+    per_run = curve_logp_runs(
+        r[None, :] * np.ones((3, 1)), **lay, sigma=sigmas, sigma_run=0.01, ell=0.5
+    )
+    assert per_run.shape == (3, lay["n_runs"])
+    for i, s in enumerate(sigmas[:, 0]):
+        expected = _dense_logp(r, run, d, s, 0.01, 0.5)
+        assert per_run[i].sum() == pytest.approx(expected, rel=1e-10)
+        assert per_run[i] == pytest.approx(
+            curve_logp_runs(r, **lay, sigma=s, sigma_run=0.01, ell=0.5), rel=1e-12
+        )
 
 
 def test_pytensor_matches_numpy(curves):

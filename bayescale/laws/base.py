@@ -72,7 +72,9 @@ class Law:
         Priors to use instead of the defaults, by parameter name (``defaults | priors``), or
         the name of a literature prior set (:meth:`literature_priors`).
     likelihood
-        ``"studentt"`` (default) or ``"normal"``, or a :class:`~bayescale.likelihood.Likelihood`.
+        ``"studentt"`` (default), ``"normal"``, ``"curve"`` (whole training curves, see
+        :mod:`bayescale.likelihood`; laws of D on log loss), or a
+        :class:`~bayescale.likelihood.Likelihood`.
     nu
         Student-t degrees of freedom (``None``: sampled).
     pooling
@@ -141,6 +143,13 @@ class Law:
             self.likelihood = Likelihood(
                 kind=likelihood, nu=nu if likelihood == "studentt" else None
             )
+        if self.likelihood.curve and (K.D not in self.inputs or self.observation != "log"):
+            raise ConfigError(
+                f"the curve likelihood models checkpoints along D on log loss; the {self.name} "
+                f"law takes {', '.join(self.inputs)} ({self.observation} scale)"
+            )
+        if self.likelihood.curve and self.grouped:
+            raise ConfigError("the curve likelihood does not take pooling yet: pooling='complete'")
         self.priors: dict[str, Prior] = merge_priors(self._defaults(), priors)
 
     # ----------------------------------------------------------------- description
@@ -315,8 +324,8 @@ class Law:
         """Variance of a run's noise around the law (observation scale) at ``inputs``; for a
         Student-t likelihood the variance of the t (capped where ``nu`` is small)."""
         _, lik = self.predictive(params, **inputs)
-        sigma = np.asarray(lik["sigma"])
-        if self.likelihood.kind == "normal":
+        sigma = np.asarray(self.likelihood.new_run_scale(lik))
+        if self.likelihood.kind in ("normal", "curve"):
             return sigma**2
         nu = np.asarray(params["nu"]) if self.likelihood.free_nu else self.likelihood.nu
         return sigma**2 * np.where(np.asarray(nu) > 2.5, nu / np.maximum(nu - 2.0, 0.5), 5.0)

@@ -98,19 +98,21 @@ class FrontierNoise:
         pooling: str = "complete",
         noise: str | None = None,
     ) -> None:
-        self._set_noise(noise, pooling)
+        curve = likelihood == "curve" or getattr(likelihood, "curve", False)
+        self._set_noise(noise, pooling, curve)
         super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)  # type: ignore[call-arg]
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "noise": self.noise}  # type: ignore[misc]
 
     #: The noise model of an unpooled fit when ``noise=None`` (pooled fits: ``"constant"``,
-    #: the off-optimum scale sampled poorly there, #4).
+    #: the off-optimum scale sampled poorly there, #4; curve fits too: a run's offset and its
+    #: correlated noise describe the scatter of its checkpoints).
     default_noise: str = "offopt"
 
-    def _set_noise(self, noise: str | None, pooling: str) -> None:
-        if noise is None:
-            noise = self.default_noise if pooling == "complete" else "constant"
+    def _set_noise(self, noise: str | None, pooling: str, curve: bool = False) -> None:
+        if noise is None:  # curves: the run offsets and the noise along a run take its place
+            noise = self.default_noise if pooling == "complete" and not curve else "constant"
         if noise not in NOISE_MODELS:
             raise ConfigError(f"noise must be one of {tuple(NOISE_MODELS)}, got {noise!r}")
         self.noise = noise

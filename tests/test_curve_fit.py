@@ -1,0 +1,156 @@
+"""Curve fits (``likelihood="curve"``): whole training curves, from the CLI to predictions.
+
+One fit, made by the CLI on curves simulated from the model itself (a schedule term, run
+offsets, noise correlated along each run) and loaded back from its directory, serves every
+test: it recovers the law's parameters, predicts final losses without ``run_tokens``, and a
+checkpoint's loss part-way through a run with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale as bs
+from bayescale.exceptions import ConfigError
+from bayescale.simulate import simulate_curves
+from conftest import check, check_recovered, run_cli, seed
+
+TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+NOISE = dict(schedule=0.1, sigma=0.004, sigma_run=0.006, ell=0.4)
+
+
+@pytest.fixture(scope="module")
+def fit_dir(tmp_path_factory):
+    """`bayescale fit --likelihood curve --run-column name` on 18 simulated runs (six sizes
+    from 20M to 2B, at 10, 20 and 40 tokens per parameter), 20 checkpoints each."""
+    from bayescale.cli import main
+
+    plan = pd.DataFrame({"N": np.repeat(np.geomspace(2e7, 2e9, 6), 3)})
+    plan["D"] = plan["N"] * np.tile([10.0, 20, 40], 6)
+    law = bs.ChinchillaLaw(likelihood="curve")
+    curves = simulate_curves(law, TRUTH, plan, checkpoints=20, seed=seed(1), **NOISE)
+    root = tmp_path_factory.mktemp("curves")
+    curves.drop(columns="run_tokens").rename(columns={"run": "name"}).to_csv(
+        root / "curves.csv", index=False
+    )
+    argv = ["fit", root / "curves.csv", "--out", root / "fit", "--likelihood", "curve"]
+    argv += ["--run-column", "name", "--seed", seed(3)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "argv", ["bayescale", *map(str, argv)])
+        with pytest.raises(SystemExit) as exc:
+            main()
+    assert exc.value.code in (0, None)
+    return root / "fit"
+
+
+@pytest.fixture(scope="module")
+def fitted(fit_dir):
+    return bs.load_fit(fit_dir)
+
+
+@pytest.fixture(scope="module")
+def final_fit(fit_dir):
+    """A fit of the same runs' final losses (a quick bootstrap point fit): no curve model."""
+    from bayescale.pointfit import point_fit
+
+    runs = bs.load_runs(fit_dir.parent / "curves.csv", columns={"run": "name"})
+    return point_fit(bs.ChinchillaLaw(), runs, method="bootstrap", n_boot=20)
+
+
+def test_the_fit_is_a_curve_fit_of_the_kept_checkpoints(fitted):
+    assert fitted.law.likelihood.curve and fitted.law.noise == "constant"
+    assert fitted.diagnostics["ok"], fitted.diagnostics["problems"]
+    runs = fitted.runs
+    assert runs["run"].nunique() == 18
+    # checkpoints past 10% of their run and past the shortest run's 10 tokens per parameter
+    assert (runs["D"] >= 0.1 * runs["run_tokens"]).all()
+    assert (runs["D"] / runs["N"] >= 10 * (1 - 1e-9)).all()
+    assert "360 checkpoints of 18 runs" in fitted.data_info["checkpoints"]
+    # PSIS-LOO leaves out one run's whole curve
+    assert dict(fitted.idata.log_likelihood.sizes)["curve"] == 18
+
+
+def test_recovers_the_law_and_the_schedule(fitted):
+    post = fitted.posterior
+    for name, truth in {**TRUTH, "anneal": NOISE["schedule"]}.items():
+        log = name in ("A", "B")
+        check_recovered(name, truth, post[name], log=log)
+    # the curves, not the prior, pin the exponents down (prior sd 0.25)
+    check("sd(alpha)", float(post["alpha"].std()), "<", 0.1)
+    check("sd(beta)", float(post["beta"].std()), "<", 0.1)
+
+
+def test_without_run_tokens_a_curve_fit_predicts_final_losses(fitted):
+    """predict_loss without run_tokens is the law of final losses; a checkpoint at its run's
+    end has no schedule term left, so run_tokens = D gives the same numbers."""
+    n, d = np.array([3e8, 2e9]), np.array([6e9, 4e10])
+    final = bs.predict_loss(fitted, n, d, seed=0)
+    law = fitted.law.predict(fitted.draws(), N=n, D=d)
+    assert final["loss_median"].to_numpy() == pytest.approx(np.median(law, axis=0), rel=1e-12)
+    at_end = bs.predict_loss(fitted, n, d, run_tokens=d, seed=0)
+    for col in ("loss_median", "loss_upper", "loss_new_run_median", "loss_new_run_lower"):
+        assert at_end[col].to_numpy() == pytest.approx(final[col].to_numpy(), rel=1e-12)
+    # part-way through a run the loss is higher by the anneal still to come
+    mid = bs.predict_loss(fitted, n, d / 2, run_tokens=d, seed=0)
+    plain = bs.predict_loss(fitted, n, d / 2, seed=0)
+    anneal = np.median(fitted.draws()["anneal"]) * 0.5  # cosine: half the anneal at mid-run
+    gap = mid["loss_median"].to_numpy() - plain["loss_median"].to_numpy()
+    assert gap == pytest.approx(np.full(2, anneal), rel=0.05)
+
+
+def test_run_tokens_is_refused_where_it_has_no_meaning(fitted, final_fit):
+    with pytest.raises(ConfigError, match="curve fit"):
+        bs.predict_loss(final_fit, 1e9, 2e10, run_tokens=4e10)
+    with pytest.raises(ConfigError, match="past its run_tokens"):
+        bs.predict_loss(fitted, 1e9, 2e10, run_tokens=1e10)
+
+
+def test_cli_predict_run_tokens(fit_dir, capsys, monkeypatch, tmp_path):
+    argv = ["predict", fit_dir, "--n", "1e9", "--d", "1e10", "--json"]
+    code, out, _ = run_cli([*argv, "--run-tokens", "2e10"], capsys, monkeypatch)
+    assert code in (0, None)
+    row = json.loads(out)["rows"][0]
+    code, out, _ = run_cli(argv, capsys, monkeypatch)
+    final = json.loads(out)["rows"][0]
+    assert row.keys() == final.keys()  # the same keys as every prediction
+    assert row["loss"]["median"] > final["loss"]["median"]
+
+
+def test_cli_run_tokens_without_a_curve_model_exits_2(final_fit, capsys, monkeypatch, tmp_path):
+    final_fit.save(tmp_path / "fit")
+    argv = ["predict", tmp_path / "fit", "--n", "1e9", "--d", "1e10", "--run-tokens", "2e10"]
+    code, _, err = run_cli(argv, capsys, monkeypatch)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "curve fit" in err
+
+
+def test_the_curve_likelihood_needs_curves(tmp_path):
+    runs = pd.DataFrame({"N": [1e8, 2e8, 4e8] * 3, "D": [2e9] * 9, "loss": [3.0] * 9})
+    runs["D"] *= np.repeat([1, 2, 4], 3)
+    with pytest.raises(bs.DataError, match="run column"):
+        bs.ChinchillaLaw(likelihood="curve").fit(runs, seed=0)
+    with pytest.raises(ConfigError, match="along D"):
+        bs.KaplanN(likelihood="curve")
+
+
+def test_decisions_plots_and_report_work_on_a_curve_fit(fitted, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from bayescale.plots import plot_curves, plot_fit, plot_residuals
+    from bayescale.report import write_report
+
+    alloc = bs.optimal_allocation(fitted, 1e21)
+    assert 0 < alloc["tokens_per_param_median"][0] < 1e4
+    ax = plot_curves(fitted.runs, fitted)
+    assert len(ax.lines) > 2 * 18  # the runs, and the fitted curves beside them
+    plot_residuals(fitted)
+    plot_fit(fitted)
+    plt.close("all")
+    out = write_report(fitted, tmp_path / "report.html")
+    assert "Training curves" in Path(out).read_text(encoding="utf-8")
