@@ -136,19 +136,9 @@ def curve_logp_runs(
     )
 
 
-def curve_logp(
-    r: Any,
-    run_idx: Any,
-    first: Any,
-    dlogd: Any,
-    n_runs: Any,
-    sigma: Any,
-    sigma_run: Any,
-    ell: Any,
-    xp: Any = np,
-) -> Any:
+def curve_logp(r: Any, xp: Any = np, **params: Any) -> Any:
     """Log density of the residuals ``r`` of all runs' checkpoints, run offsets integrated out
-    (the sum of :func:`curve_logp_runs`, whose parameters it takes).
+    (the sum of :func:`curve_logp_runs`, whose parameters it takes by name).
 
     Examples
     --------
@@ -160,8 +150,7 @@ def curve_logp(
     >>> bool(np.isclose(lp, norm.logpdf([0.1, -0.2], scale=0.3).sum()))
     True
     """
-    per_run = curve_logp_runs(r, run_idx, first, dlogd, n_runs, sigma, sigma_run, ell, xp)
-    return xp.sum(per_run, axis=-1)
+    return xp.sum(curve_logp_runs(r, xp=xp, **params), axis=-1)
 
 
 def with_schedule(mu: Any, anneal: Any, g: Any, xp: Any = np) -> Any:

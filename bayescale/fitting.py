@@ -98,6 +98,11 @@ def _validated_runs(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = law.load_runs(runs)
     if law.likelihood.curve:
+        if exclude_top_loss:  # the highest losses of curves are early checkpoints, not runs
+            raise ConfigError(
+                "exclude_top_loss drops runs of a fit of final losses; for a curve fit, leave "
+                "the runs out of the table (or raise min_fraction)"
+            )
         runs = curve_runs(runs, min_fraction, min_tokens_per_param)
     else:
         runs = final_checkpoints(runs)

@@ -129,6 +129,12 @@ def test_cli_run_tokens_without_a_curve_model_exits_2(final_fit, capsys, monkeyp
     assert len(err.strip().splitlines()) == 1 and "curve fit" in err
 
 
+def test_exclude_top_loss_is_refused_for_curves(fit_dir):
+    curves = bs.load_runs(fit_dir.parent / "curves.csv", columns={"run": "name"})
+    with pytest.raises(ConfigError, match="exclude_top_loss"):
+        bs.ChinchillaLaw(likelihood="curve").fit(curves, exclude_top_loss=2)
+
+
 def test_the_curve_likelihood_needs_curves(tmp_path):
     runs = pd.DataFrame({"N": [1e8, 2e8, 4e8] * 3, "D": [2e9] * 9, "loss": [3.0] * 9})
     runs["D"] *= np.repeat([1, 2, 4], 3)
