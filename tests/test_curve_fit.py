@@ -27,13 +27,13 @@ NOISE = dict(schedule=0.1, sigma=0.004, sigma_run=0.006, ell=0.4)
 @pytest.fixture(scope="module")
 def fit_dir(tmp_path_factory):
     """`bayescale fit --likelihood curve --run-column name` on 18 simulated runs (six sizes
-    from 20M to 2B, at 10, 20 and 40 tokens per parameter), 20 checkpoints each."""
+    from 20M to 2B, at 10, 20 and 40 tokens per parameter), 12 checkpoints each."""
     from bayescale.cli import main
 
     plan = pd.DataFrame({"N": np.repeat(np.geomspace(2e7, 2e9, 6), 3)})
     plan["D"] = plan["N"] * np.tile([10.0, 20, 40], 6)
     law = bs.ChinchillaLaw(likelihood="curve")
-    curves = simulate_curves(law, TRUTH, plan, checkpoints=20, seed=seed(1), **NOISE)
+    curves = simulate_curves(law, TRUTH, plan, checkpoints=12, seed=seed(1), **NOISE)
     root = tmp_path_factory.mktemp("curves")
     curves.drop(columns="run_tokens").rename(columns={"run": "name"}).to_csv(
         root / "curves.csv", index=False
@@ -70,7 +70,7 @@ def test_the_fit_is_a_curve_fit_of_the_kept_checkpoints(fitted):
     # checkpoints past 10% of their run and past the shortest run's 10 tokens per parameter
     assert (runs["D"] >= 0.1 * runs["run_tokens"]).all()
     assert (runs["D"] / runs["N"] >= 10 * (1 - 1e-9)).all()
-    assert "360 checkpoints of 18 runs" in fitted.data_info["checkpoints"]
+    assert "216 checkpoints of 18 runs" in fitted.data_info["checkpoints"]
     # PSIS-LOO leaves out one run's whole curve
     assert dict(fitted.idata.log_likelihood.sizes)["curve"] == 18
 
