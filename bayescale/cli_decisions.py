@@ -92,8 +92,8 @@ def predict(
     as_json: AsJson = False,
 ) -> None:
     """Extrapolated loss of planned runs (N, D), with intervals."""
-    from .formatting import si
-    from .predict import predict_loss, quantity
+    from .formatting import quantity, si
+    from .predict import predict_loss
 
     with library_calls():
         from .fit import load_fit
@@ -171,7 +171,8 @@ def allocate(
     as_json: AsJson = False,
 ) -> None:
     """Compute-optimal N*, D*, L* and tokens per parameter for each budget."""
-    from .predict import optimal_allocation, quantity
+    from .formatting import quantity
+    from .predict import optimal_allocation
 
     with library_calls():
         from .fit import load_fit
@@ -221,7 +222,8 @@ def target_cmd(
     With one ``--loss`` the JSON is one object; with several, a list of such objects in the
     order given.
     """
-    from .predict import compute_for_loss, quantity
+    from .formatting import quantity
+    from .predict import compute_for_loss
 
     with library_calls():
         from .fit import load_fit

@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import constants as K
 from .curve_noise import curve_layout
-from .exceptions import DataError
+from .exceptions import ConfigError, DataError
 
 __all__ = [
     "at_end",
@@ -37,6 +37,7 @@ __all__ = [
     "curve_data",
     "curve_runs",
     "cosine_remaining",
+    "planned_totals",
     "final_checkpoints",
     "has_curves",
     "keep_checkpoints",
@@ -214,6 +215,36 @@ def cosine_remaining(d: np.ndarray, total: np.ndarray) -> np.ndarray:
     frac = np.minimum(np.asarray(d, dtype=float) / total, 1.0)
     g = (1.0 + np.cos(np.pi * frac)) / 2.0
     return np.where(np.isclose(frac, 1.0, rtol=AT_END_RTOL, atol=0.0), 0.0, g)
+
+
+def planned_totals(run_tokens: np.ndarray, d: np.ndarray, curve_fit: bool = True) -> np.ndarray:
+    """Planned totals of runs whose checkpoints at ``d`` a prediction asks for: one value for
+    all or one per checkpoint, never below its checkpoint, and only of a fit with a curve
+    model (``curve_fit``); :class:`ConfigError` otherwise.
+
+    Examples
+    --------
+    >>> planned_totals(np.array([4e9]), np.array([1e9, 2e9])).tolist()
+    [4000000000.0, 4000000000.0]
+    """
+    if not curve_fit:
+        raise ConfigError(
+            "run_tokens needs a curve fit (likelihood='curve', CLI: --likelihood curve, on "
+            "training curves); this fit predicts final losses only"
+        )
+    try:
+        total = np.broadcast_to(run_tokens, d.shape).astype(float)
+    except ValueError:
+        raise ConfigError(
+            f"run_tokens must be one value or one per plan ({d.size}), got {np.size(run_tokens)}"
+        ) from None
+    early = np.flatnonzero(d > total * (1 + AT_END_RTOL))
+    if early.size:
+        i = int(early[0])
+        raise ConfigError(
+            f"D={d[i]:g} is past its run_tokens={total[i]:g}: a checkpoint lies within its run"
+        )
+    return total
 
 
 def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:

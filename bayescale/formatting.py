@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
-__all__ = ["si", "fmt_number", "fmt_interval", "interval_digits", "formula_tex"]
+__all__ = ["si", "fmt_number", "fmt_interval", "interval_digits", "formula_tex", "quantity"]
 
 _SUFFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
@@ -175,3 +176,13 @@ def formula_tex(formula: str) -> str:
     # a thin space where a space separated two terms (mathtext drops spaces)
     s = re.sub(r"(?<=[\w}\)'*])\s+(?=[\w\\(])", r"\\,", s)
     return s
+
+
+def quantity(row: Any, name: str) -> dict[str, float | None]:
+    """``{"median", "lower", "upper"}`` of ``name`` in a result row (inf becomes None)."""
+
+    def clean(v: Any) -> float | None:
+        v = float(v)
+        return v if math.isfinite(v) else None
+
+    return {s: clean(row[f"{name}_{s}"]) for s in ("median", "lower", "upper")}

@@ -19,7 +19,7 @@ import xarray as xr
 
 from . import constants as K
 from .checks import check_interval
-from .curves import cosine_remaining
+from .curves import cosine_remaining, planned_totals
 from .drift import with_drift
 from .exceptions import ConfigError, ExtrapolationWarning
 from .fit import Fit
@@ -190,31 +190,6 @@ def _noisy(
     return law.from_observed(law.likelihood.sample(rng, centre, noisy))
 
 
-def _run_tokens(fit: Fit, run_tokens: Any, d: np.ndarray) -> np.ndarray | None:
-    """Validated planned totals per plan (``None`` when not given)."""
-    if run_tokens is None:
-        return None
-    if not fit.law.likelihood.curve:
-        raise ConfigError(
-            "run_tokens needs a curve fit (likelihood='curve', CLI: --likelihood curve, on "
-            "training curves); this fit predicts final losses only"
-        )
-    total = _positive("run_tokens", run_tokens)
-    try:
-        total = np.broadcast_to(total, d.shape).astype(float)
-    except ValueError:
-        raise ConfigError(
-            f"run_tokens must be one value or one per plan ({d.size}), got {total.size}"
-        ) from None
-    early = d > total * (1 + 1e-9)
-    if early.any():
-        i = int(np.flatnonzero(early)[0])
-        raise ConfigError(
-            f"D={d[i]:g} is past its run_tokens={total[i]:g}: a checkpoint lies within its run"
-        )
-    return total
-
-
 def predict_loss(
     fit: Fit,
     N: Any,
@@ -253,20 +228,16 @@ def predict_loss(
         Unique tokens of each planned run, for laws that take them (the data-constrained law):
         a scalar or one per plan; ``D / unique_tokens`` is the number of epochs.
     run_tokens
-        Curve fits (``likelihood="curve"``): the planned total of each run, so that ``D`` is a
-        checkpoint part-way through it (``D <= run_tokens``): the loss there carries the
-        schedule term, the anneal still to come under a cosine schedule
-        (:func:`bayescale.curves.cosine_remaining`). Without it a curve fit predicts the final
-        loss of a fully trained run of D tokens, as every fit does. Refused (``ConfigError``)
-        for a fit without a curve model.
+        Curve fits only: each run's planned total, ``D`` a checkpoint within it; the loss
+        there adds the anneal still to come (a cosine, :func:`~bayescale.curves.cosine_remaining`).
+        Without it a curve fit predicts the final loss of a fully trained run, as every fit does.
 
     Returns
     -------
     pandas.DataFrame
         Per (N, D): ``N``, ``D``, ``C``, ``loss_*`` (the law), ``loss_new_run_*`` (the law plus
         run-to-run noise), ``compute_factor``, ``N_factor``, ``D_factor`` (how far beyond the
-        largest fitted run), ``prob_below_target`` with ``target``, and ``run_tokens`` with
-        it.
+        largest fitted run), ``prob_below_target`` with ``target``, ``run_tokens`` with it.
 
     Examples
     --------
@@ -288,14 +259,14 @@ def predict_loss(
     extra = {"unique_tokens": unique_tokens}
     inputs = _inputs(fit, n, d, k, extra)
     loss = fit.law.predict(p, **inputs)
-    total = _run_tokens(fit, run_tokens, d)
-    if total is not None:
+    if run_tokens is not None:  # a checkpoint within a planned run: the anneal still to come
+        total = planned_totals(_positive("run_tokens", run_tokens), d, fit.law.likelihood.curve)
         loss = loss + p["anneal"] * cosine_remaining(d, total)
     new = _noisy(fit, p, loss, _rng(fit, seed), inputs, c, group)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
     if unique_tokens is not None:
         table["unique_tokens"] = inputs["unique_tokens"]
-    if total is not None:
+    if run_tokens is not None:
         table[K.RUN_TOKENS] = total
     _add(table, "loss", loss, interval)
     _add(table, "loss_new_run", new, interval)
@@ -521,13 +492,3 @@ def suboptimality(
     _add(table, "extra_loss", loss - loss_opt, interval)
     _add(table, "compute_multiplier", c / c_eff, interval)
     return _frame(table, interval)
-
-
-def quantity(row: pd.Series | dict, name: str) -> dict[str, float | None]:
-    """``{"median", "lower", "upper"}`` of ``name`` in a result row (inf becomes None)."""
-
-    def clean(v: Any) -> float | None:
-        v = float(v)
-        return v if np.isfinite(v) else None
-
-    return {s: clean(row[f"{name}_{s}"]) for s in ("median", "lower", "upper")}
