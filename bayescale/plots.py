@@ -431,6 +431,7 @@ def plot_curves(
     curves = curves[curves[K.D] >= min_fraction * curves[K.RUN_TOKENS]]
     sizes = sorted(curves[K.N].unique())
     target = fit.law.target if fit is not None else K.LOSS
+    p = fit.draws() if fit is not None else {}  # once: every size reads the same draws
     for i, n in enumerate(sizes):
         color = PALETTE[i % len(PALETTE)]
         part = curves[curves[K.N] == n]
@@ -440,7 +441,6 @@ def plot_curves(
         ends = part[at_end(part)]
         ax.scatter(ends[K.D], ends[target], color=color, s=14, zorder=3)
         if fit is not None and fit.law.likelihood.curve and K.SCHEDULE in part.columns:
-            p = fit.draws()
             law = fit.law.predict(p, N=part[K.N].to_numpy(float), D=part[K.D].to_numpy(float))
             level = np.median(law + p["anneal"] * part[K.SCHEDULE].to_numpy(float), axis=0)
             for run_id in part[K.RUN_ID].unique():
@@ -448,7 +448,7 @@ def plot_curves(
                 ax.plot(part[K.D][mine], level[mine], color=color, lw=1.0, ls="--")
         if fit is not None and len(ends):
             grid = np.geomspace(ends[K.D].min(), ends[K.D].max(), 60)
-            draws = fit.law.predict(fit.draws(), N=np.full_like(grid, n), D=grid)
+            draws = fit.law.predict(p, N=np.full_like(grid, n), D=grid)
             _band(ax, grid, draws, color, None)
     ax.set_xscale("log")
     _si_axis(ax.xaxis)
