@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .compiled_logp import compile_model
 from .diagnostics import diagnose
 from .laws.base import Law
 from .model import (
@@ -72,13 +73,11 @@ def _compiled(law: Law, n_groups: int = 1) -> tuple[Any, float]:
     key = _key(law, n_groups)
     if key in _COMPILED:
         return _COMPILED[key], 0.0
-    import nutpie
-
     t0 = time.perf_counter()
     with quiet():
         # nutpie keeps only ``w``: the named parameters are computed afterwards, for all draws
         # at once (:func:`_named_draws`), which spares a third of the compile time
-        compiled = nutpie.compile_pymc_model(_model(law, n_groups), var_names=["w"])
+        compiled = compile_model(_model(law, n_groups), ["w"])
     _COMPILED[key] = compiled
     return compiled, time.perf_counter() - t0
 

@@ -178,6 +178,16 @@ HOFFMANN = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 BESIROGLU = dict(E=1.817, A=482.01, B=2085.43, alpha=0.348, beta=0.366)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _every_model_compiles_lean():
+    """Every model the suite samples (pooled, curve, every law) goes through the lean compile
+    of bayescale.compiled_logp: a fallback to nutpie's own compile fails the session."""
+    yield
+    from bayescale import compiled_logp
+
+    assert not compiled_logp._FELL_BACK, f"lean compile fell back: {compiled_logp._FELL_BACK}"
+
+
 @pytest.fixture(scope="session")
 def law() -> bs.ChinchillaLaw:
     return bs.ChinchillaLaw()

@@ -83,3 +83,73 @@ def test_whitening_falls_back_when_pilot_failed():
     loc, chol = _whitening(np.full((2, 3, 4), np.nan), np.ones(4))
     np.testing.assert_array_equal(loc, np.ones(4))
     np.testing.assert_array_equal(chol, np.eye(4))
+
+
+def _call_logp(compiled, x: np.ndarray) -> tuple[int, float, np.ndarray]:
+    """The compiled C callback of the log density, called as nutpie calls it."""
+    import ctypes
+
+    dbl = ctypes.POINTER(ctypes.c_double)
+    x = np.ascontiguousarray(x, dtype=float)
+    grad, logp = np.zeros_like(x), np.zeros(1)
+    code = compiled.compiled_logp_func.ctypes(
+        len(x),
+        x.ctypes.data_as(dbl),
+        grad.ctypes.data_as(dbl),
+        logp.ctypes.data_as(dbl),
+        ctypes.c_void_p(compiled.user_data.ctypes.data),
+    )
+    return code, float(logp[0]), grad
+
+
+def test_lean_callback_computes_pytensors_log_density_for_any_data(law, sim_runs):
+    """The lean C callback (bayescale.compiled_logp) returns what PyTensor's compiled function
+    returns, for the data it was compiled with and for other data set with ``with_data``
+    (arrays of rank 0, 1 and 2: centres, data, the whitening's Cholesky factor); a wrong
+    order or shape of the data arrays changes the value."""
+    from bayescale.model import initial_loc, model_data
+    from bayescale.sampling import _compiled
+
+    compiled, _ = _compiled(law)
+    fn = compiled.logp_func
+    rng = np.random.default_rng(seed(7))
+    n = compiled.n_dim
+    for runs in (None, sim_runs.iloc[::3], sim_runs):
+        if runs is None:
+            current = compiled
+        else:
+            settings = dict(model_data(law, runs, []), loc=initial_loc(law, runs, 1))
+            factor = np.tril(rng.normal(size=(n, n)) * 0.05) + np.eye(n)
+            settings["chol"] = factor
+            current = compiled.with_data(**settings)
+        for var in fn.get_shared():  # the reference: the same data given to PyTensor
+            var.set_value(current.shared_data[var.name])
+        for _ in range(3):
+            x = rng.normal(size=n) * 0.3
+            code, logp, grad = _call_logp(current, x)
+            ref_logp, ref_grad = fn(x)
+            assert code == 0
+            np.testing.assert_allclose(logp, ref_logp, rtol=1e-12)
+            np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-12)
+    assert _call_logp(compiled, np.zeros(n + 1))[0] == -1  # a wrong dimension: refused
+    code, _, _ = _call_logp(compiled, np.full(n, 1e300))  # overflow: reported, not returned
+    assert code in (1, 3, 4)
+
+
+def test_lean_compile_falls_back_to_nutpies_own(monkeypatch, caplog):
+    """Where nutpie's helpers are not what the lean compile expects (another nutpie version),
+    nutpie's own compile is used, with one warning."""
+    import nutpie
+    from nutpie import compile_pymc
+
+    import bayescale.compiled_logp as cl
+
+    monkeypatch.delattr(compile_pymc, "_make_functions")
+    monkeypatch.setattr(cl, "_FELL_BACK", [])
+    calls = []
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda m, var_names: calls.append(m) or m)
+    with caplog.at_level("WARNING", logger="bayescale.compiled_logp"):
+        assert cl.compile_model("model", ["w"]) == "model"
+        assert cl.compile_model("model", ["w"]) == "model"
+    assert calls == ["model", "model"]
+    assert sum("nutpie.compile_pymc_model" in r.message for r in caplog.records) == 1
