@@ -97,17 +97,24 @@ def build_model(law: Law, n_groups: int = 1):
     k = sum(size for _, _, size in slots)
     centred = centred_inputs(law)
     with pm.Model() as model:
-        logx = {x: pm.Data(f"logx_{x}", np.zeros(2)) for x in law.inputs}
-        centre = {x: pm.Data(f"centre_{x}", 0.0) for x in centred}
         y = pm.Data("y", np.zeros(2))
-        gidx = pm.Data("group_idx", np.zeros(2, dtype="int64")) if law.grouped else None
+
+        def per_row(name: str, value: np.ndarray):
+            # one length for every per-row array: PyTensor then needs no broadcast checks
+            # between them, whose order in the rewritten graph changed from process to
+            # process and so defeated its disk cache of the compiled log density
+            return pt.specify_shape(pm.Data(name, value), y.shape)
+
+        logx = {x: per_row(f"logx_{x}", np.zeros(2)) for x in law.inputs}
+        centre = {x: pm.Data(f"centre_{x}", 0.0) for x in centred}
+        gidx = per_row("group_idx", np.zeros(2, dtype="int64")) if law.grouped else None
         curve = {}
         if law.likelihood.curve:  # the schedule and the runs' layout (curve_data)
             curve = {
-                "schedule": pm.Data("schedule", np.zeros(2)),
-                "run_idx": pm.Data("run_idx", np.zeros(2, dtype="int64")),
-                "first": pm.Data("first", np.ones(2)),
-                "dlogd": pm.Data("dlogd", np.zeros(2)),
+                "schedule": per_row("schedule", np.zeros(2)),
+                "run_idx": per_row("run_idx", np.zeros(2, dtype="int64")),
+                "first": per_row("first", np.ones(2)),
+                "dlogd": per_row("dlogd", np.zeros(2)),
                 "n_runs": pm.Data("n_runs", np.asarray(2, dtype="int64")),
             }
         loc = pm.Data("loc", np.zeros(k))
