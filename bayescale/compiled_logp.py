@@ -120,6 +120,9 @@ def _lean_cfunc(kind: str, fn_pt, shared: dict, record_dtype, n_dim: int, n_out:
     for i, name in enumerate(names):
         scope[f"DTYPE{i}"] = np.dtype(shared[name].dtype)
     source = lean_callback_source(kind, names, [shared[name].ndim for name in names])
+    # The source is this module's template filled with the model's own data-array names
+    # (bayescale's ``pm.Data`` names, quoted by ``repr``): no user input is executed. PyTensor
+    # builds its numba functions the same way.
     exec(compile(source, f"<bayescale {kind} callback>", "exec"), scope)  # noqa: S102
     ptr = numba.types.CPointer(numba.types.double)
     u64 = numba.types.uint64
