@@ -46,7 +46,7 @@ from .io import (
 from .manifest import Job, load_manifest
 from .threads import child_env, single_threaded_blas
 
-__all__ = ["run_batch", "BatchResult", "fit_job", "answer_questions"]
+__all__ = ["run_batch", "BatchResult", "fit_job", "answer_questions", "dask_cores_per_job"]
 
 _FIT_FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
 
@@ -248,6 +248,25 @@ def _inline_executor():
     return _Deferred, iter, lambda: None
 
 
+def dask_cores_per_job(client: Any, n_jobs: int) -> int:
+    """Cores (nutpie's chain threads) for each of ``n_jobs`` fits on a Dask cluster: a worker
+    runs as many tasks at once as it has threads, so a job gets its worker's threads shared by
+    the jobs that worker runs at once (the narrowest worker counts); chains x concurrent jobs
+    stay within the cluster's threads.
+
+    Examples
+    --------
+    >>> class Cluster:  # 4 workers of 4 threads
+    ...     def scheduler_info(self):
+    ...         return {"workers": {i: {"nthreads": 4} for i in range(4)}}
+    >>> [dask_cores_per_job(Cluster(), n) for n in (4, 8, 24)]
+    [4, 2, 1]
+    """
+    threads = [int(w["nthreads"]) for w in client.scheduler_info()["workers"].values()]
+    per_worker = -(-max(n_jobs, 1) // max(len(threads), 1))  # jobs one worker runs at once
+    return max(1, min(threads, default=1) // per_worker)
+
+
 def _dask_executor(client: Any):
     from distributed import as_completed
 
@@ -357,6 +376,10 @@ def run_batch(
 
             client = owned = Client(scheduler)
         if client is not None:
+            cores = dask_cores_per_job(client, len(payloads))
+            for _, _, settings in payloads.values():
+                if settings["cores"] is None:
+                    settings["cores"] = cores
             submit, as_completed, close = _dask_executor(client)
         elif min(workers, len(payloads)) == 1:
             submit, as_completed, close = _inline_executor()
