@@ -1,12 +1,21 @@
 """The PyMC model of a law as bayescale samples it: centred and whitened.
 
 The naive parametrisation of a power-law term, ``(log A, alpha)``, has a posterior correlation
-of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Two linear changes of
-variables (both with constant Jacobian, so the priors stay on the named parameters) fix this:
+of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Changes of variables
+(with their Jacobians, so the priors stay on the named parameters) fix this:
 
 1. **Centring.** A term ``A / N**alpha`` is sampled through its log value at the data's geometric
    mean of ``N``, ``log A - alpha * mean(log N)``: the data pin that value down directly.
-2. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
+2. **The level instead of the irreducible term** (laws with :attr:`Law.level_param`). With few
+   model sizes the data fix the loss at their centre, ``E + a + b`` (``a``, ``b``: the terms at
+   the centre), and the slope ``a * alpha``, but not how the level splits between ``E`` and a
+   slowly decaying term: along that ridge ``E = level - slope / alpha`` is a curve in
+   ``(log E, log a, log alpha)`` and a line in ``(level, log a, log alpha)``. So the sampler
+   holds the level ``m`` and ``E = s * softplus((m - a - b) / s)`` (``s``: the model data
+   ``level_scale``, :data:`LEVEL_SOFTNESS` times the median target; a bijection onto ``E > 0``
+   that is ``m - a - b`` wherever ``E`` is well above ``s``),
+   with the Jacobian ``sigmoid((m - a - b) / s)`` added, so the prior stays on ``E``.
+3. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
    coordinates), ``loc`` and ``chol`` found by a pilot run (:mod:`bayescale.sampling`), so the
    posterior it samples is near-isotropic.
 
@@ -33,6 +42,12 @@ from .priors import draw_prior, prior_logp, unconstrained_prior
 __all__ = ["build_model", "build_naive_model", "group_names", "model_data", "initial_loc", "quiet"]
 
 _PRIOR_MEDIANS: dict[str, float] = {}
+#: Softness of the map from the level to the irreducible term, as a fraction of the data's
+#: median target: ``s = LEVEL_SOFTNESS * median``. Below ``E ~ s`` the sampler sees ``log E``
+#: (the end of the ridge, where ``E`` meets 0, is a cliff in the level's coordinates), above it
+#: ``E`` itself. Chosen on the OLMo ladder's curve and final-loss fits and Chinchilla's runs
+#: (divergences against ESS for s = 0.002 ... 0.6 nats; ``docs/performance.md``).
+LEVEL_SOFTNESS = 0.15
 
 
 def clear_prior_medians() -> None:
@@ -81,6 +96,23 @@ def layout(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
     return slots
 
 
+def level_slot(law: Law, slots: list[tuple[str, str, int]]) -> str | None:
+    """The parameter sampled through the law's level (see the module's docstring), or None:
+    the law names one, its prior lives on ``(0, inf)``, and it varies like the amplitudes (one
+    value, or one per group, for all of them)."""
+    name = law.level_param
+    if name is None or not law.amplitudes:
+        return None
+    from pymc.distributions.transforms import LogTransform, _default_transform
+
+    dist = law.priors[name].pymc_distribution.dist(**law.priors[name].parameters)
+    if not isinstance(_default_transform(dist.owner.op, dist), LogTransform):
+        return None
+    kinds = {n: (kind, size) for kind, n, size in slots}
+    same = all(kinds[a] == kinds[name] for a in law.amplitudes)
+    return name if same and kinds[name][0] in ("scalar", "group") else None
+
+
 def build_model(law: Law, n_groups: int = 1):
     """Build the (centred, whitened) PyMC model of ``law`` with placeholder data.
 
@@ -94,6 +126,7 @@ def build_model(law: Law, n_groups: int = 1):
     import pytensor.tensor as pt
 
     slots = layout(law, n_groups)
+    level = level_slot(law, slots)
     k = sum(size for _, _, size in slots)
     centred = centred_inputs(law)
     with pm.Model() as model:
@@ -131,7 +164,7 @@ def build_model(law: Law, n_groups: int = 1):
         values: dict[str, Any] = {}
         logps = []
         for kind, name, _ in slots:  # everything but amplitudes and pooled exponents
-            if kind in ("scalar", "group", "hyper") and name not in law.amplitudes:
+            if kind in ("scalar", "group", "hyper") and name not in (*law.amplitudes, level):
                 values[name], lp = unconstrained_prior(law.priors[name], seg[name])
                 logps.append(pt.sum(lp))
         for kind, name, _ in slots:  # population of log exponents
@@ -149,6 +182,12 @@ def build_model(law: Law, n_groups: int = 1):
                 log_amp = seg[name] + values[exponent] * centre[x]
                 values[name] = pt.exp(log_amp)
                 logps.append(pt.sum(prior_logp(law.priors[name], values[name]) + log_amp))
+        if level is not None:  # E from the level m: E = s softplus((m - terms) / s)
+            scale = pm.Data("level_scale", 1.0)
+            gap = (seg[level] - sum(pt.exp(seg[a]) for a in law.amplitudes)) / scale
+            values[level] = scale * pt.softplus(gap)
+            jacobian = -pt.softplus(-gap)  # log dE/dm = log sigmoid(gap)
+            logps.append(pt.sum(prior_logp(law.priors[level], values[level]) + jacobian))
         pm.Potential("log_prior", pt.sum(pt.stack(logps)))
         for name in (*law.sampled_params, *law.hyper_params):
             pm.Deterministic(name, values[name])
@@ -204,6 +243,8 @@ def model_data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.
     if law.grouped:
         codes = {g: i for i, g in enumerate(groups)}
         data["group_idx"] = runs[K.GROUP].astype(str).map(codes).to_numpy("int64")
+    if level_slot(law, layout(law, len(groups))) is not None:
+        data["level_scale"] = np.asarray(LEVEL_SOFTNESS * _typical(law, runs))
     centred = centred_inputs(law)
     for x in law.inputs:
         logx = np.log(runs[x].to_numpy(float))
@@ -218,18 +259,27 @@ def model_data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.
 def initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
     """A sensible start for the pilot: prior medians, and an even split of the loss."""
     loc: list[float] = []
-    typical = float(np.median(runs[law.target]))
-    for kind, name, size in layout(law, n_groups):
-        if kind == "z":
+    typical = _typical(law, runs)
+    slots = layout(law, n_groups)
+    level = level_slot(law, slots)
+    for kind, name, size in slots:
+        if name == level:  # the level: E and each amplitude's term an even split of it
+            value = typical
+        elif kind == "z":
             value = 0.0
         elif kind == "pooled":
             value = _prior_median_unconstrained(law.priors[f"{name}_mu"])
         elif name in law.amplitudes:
-            value = float(np.log(max(abs(typical), 1e-3) / (len(law.amplitudes) + 1)))
+            value = float(np.log(typical / (len(law.amplitudes) + 1)))
         else:
             value = _prior_median_unconstrained(law.priors[name])
         loc += [value] * size
     return np.asarray(loc)
+
+
+def _typical(law: Law, runs: pd.DataFrame) -> float:
+    """The runs' median target, kept away from 0 (a scale for starts and the level map)."""
+    return max(abs(float(np.median(runs[law.target]))), 1e-3)
 
 
 def _prior_median_unconstrained(prior) -> float:

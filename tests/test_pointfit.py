@@ -70,11 +70,16 @@ def test_point_fit_refuses_what_it_cannot_do(replication_runs):
 
 def test_map_of_the_default_model_is_near_its_posterior_median(law, chinchilla_fit):
     """The default (noise growing off the optimum) MAP on the replication's 240 runs: near the
-    posterior medians of the same model on the same runs (sampled here, not copied)."""
+    posterior medians of the same model on the same runs (sampled here, not copied). A mode and
+    a median differ by a fraction of the posterior sd where the posterior is skewed (E's, beta's
+    and the noise slope's by 0.2-0.4 sd; 3% of the noise slope's median is 0.3 sd, which made a
+    relative tolerance a coin flip), so the distance is measured in posterior sds: within 0.6
+    (seeds 2024, 1, 2, with E sampled through the level and through log E: at most 0.39)."""
     runs = chinchilla_fit.runs
     fit = point_fit(law, runs, method="map")
     s, post = fit.summary(), chinchilla_fit.summary()
     for p in ("E", "alpha", "beta", "sigma_slope"):
-        assert s.loc[p, "median"] == pytest.approx(post.loc[p, "median"], rel=0.03), p
+        sd = float(chinchilla_fit.posterior[p].std())
+        assert abs(s.loc[p, "median"] - post.loc[p, "median"]) < 0.6 * sd, p
     boot = point_fit(law, runs, method="bootstrap", n_boot=5)
     assert (boot.posterior["sigma_slope"] == 0).all()  # the usual practice: constant noise

@@ -120,6 +120,11 @@ class Law:
     #: than non-centred: those each group's runs pin down on their own, where the non-centred
     #: form has a curved ridge between the population scale and the offsets.
     centred_exponents: ClassVar[frozenset[str]] = frozenset()
+    #: The irreducible term (``"E"``) when the sampler should reach it through the law's level
+    #: at the centre of the data (``E`` plus the amplitudes' terms there): where the data pin
+    #: the level down but not the split between ``E`` and a slowly decaying term, the posterior
+    #: is a curved ridge in ``log E`` and straight in the level (see :mod:`bayescale.model`).
+    level_param: ClassVar[str | None] = None
 
     def __init__(
         self,

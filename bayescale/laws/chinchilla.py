@@ -76,6 +76,7 @@ class ChinchillaLaw(FrontierNoise, Law):
     params: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta")
     inputs: ClassVar[tuple[str, ...]] = (K.N, K.D)
     amplitudes: ClassVar[dict[str, tuple[str, str]]] = {"A": ("alpha", K.N), "B": ("beta", K.D)}
+    level_param: ClassVar[str | None] = "E"
     reference: ClassVar[str] = (
         "Hoffmann et al. (2022), Training Compute-Optimal Large Language Models, arXiv:2203.15556"
     )
