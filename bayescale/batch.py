@@ -45,8 +45,16 @@ from .io import (
 )
 from .manifest import Job, load_manifest
 from .threads import child_env, single_threaded_blas
+from .workers import dask_cores_per_job, default_workers
 
-__all__ = ["run_batch", "BatchResult", "fit_job", "answer_questions", "dask_cores_per_job"]
+__all__ = [
+    "run_batch",
+    "BatchResult",
+    "fit_job",
+    "answer_questions",
+    "dask_cores_per_job",
+    "default_workers",
+]
 
 _FIT_FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
 
@@ -248,25 +256,6 @@ def _inline_executor():
     return _Deferred, iter, lambda: None
 
 
-def dask_cores_per_job(client: Any, n_jobs: int) -> int:
-    """Cores (nutpie's chain threads) for each of ``n_jobs`` fits on a Dask cluster: a worker
-    runs as many tasks at once as it has threads, so a job gets its worker's threads shared by
-    the jobs that worker runs at once (the narrowest worker counts); chains x concurrent jobs
-    stay within the cluster's threads.
-
-    Examples
-    --------
-    >>> class Cluster:  # 4 workers of 4 threads
-    ...     def scheduler_info(self):
-    ...         return {"workers": {i: {"nthreads": 4} for i in range(4)}}
-    >>> [dask_cores_per_job(Cluster(), n) for n in (4, 8, 24)]
-    [4, 2, 1]
-    """
-    threads = [int(w["nthreads"]) for w in client.scheduler_info()["workers"].values()]
-    per_worker = -(-max(n_jobs, 1) // max(len(threads), 1))  # jobs one worker runs at once
-    return max(1, min(threads, default=1) // per_worker)
-
-
 def _dask_executor(client: Any):
     from distributed import as_completed
 
@@ -315,8 +304,10 @@ def run_batch(
     out
         Output folder (created if missing).
     workers
-        Local worker processes (default: the number of cores); with 1, jobs run one after the
-        other in this process. Ignored with a Dask cluster.
+        Local worker processes (default: :func:`~bayescale.workers.default_workers`, as many
+        as run their chains side by side on the cores, e.g. 1 on 2 cores and 4 on 16 for fits
+        of 4 chains); with 1, jobs run one after the other in this process. Ignored with a
+        Dask cluster.
     client, scheduler
         A ``distributed.Client``, or the address (``tcp://host:port``) of a Dask scheduler to
         connect to: jobs are submitted there instead of to local processes.
@@ -341,7 +332,9 @@ def run_batch(
     ncpu = os.cpu_count() or 1
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a positive integer, got {workers!r}")
-    workers = workers or ncpu
+    if workers is None:
+        chains = max((int(job.fit_settings["chains"]) for job in jobs), default=1)
+        workers = default_workers(len(jobs), chains, ncpu)
 
     records: dict[str, dict[str, Any]] = {}
     payloads: dict[str, tuple] = {}

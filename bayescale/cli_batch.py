@@ -16,7 +16,8 @@ def batch(
     manifest: Annotated[Path, typer.Argument(help="TOML manifest listing jobs and questions.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")
+        int | None,
+        typer.Option(min=1, help="Local worker processes (default: cores // chains, at least 1)."),
     ] = None,
     scheduler: Annotated[
         str | None,

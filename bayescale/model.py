@@ -6,15 +6,16 @@ of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Changes of va
 
 1. **Centring.** A term ``A / N**alpha`` is sampled through its log value at the data's geometric
    mean of ``N``, ``log A - alpha * mean(log N)``: the data pin that value down directly.
-2. **The level instead of the irreducible term** (laws with :attr:`Law.level_param`). With few
-   model sizes the data fix the loss at their centre, ``E + a + b`` (``a``, ``b``: the terms at
-   the centre), and the slope ``a * alpha``, but not how the level splits between ``E`` and a
-   slowly decaying term: along that ridge ``E = level - slope / alpha`` is a curve in
-   ``(log E, log a, log alpha)`` and a line in ``(level, log a, log alpha)``. So the sampler
-   holds the level ``m`` and ``E = s * softplus((m - a - b) / s)`` (``s``: the model data
-   ``level_scale``, :data:`LEVEL_SOFTNESS` times the median target; a bijection onto ``E > 0``
-   that is ``m - a - b`` wherever ``E`` is well above ``s``),
-   with the Jacobian ``sigmoid((m - a - b) / s)`` added, so the prior stays on ``E``.
+2. **The level instead of the irreducible term** (ungrouped laws with
+   :attr:`Law.level_param`). With few model sizes the data fix the loss at their centre,
+   ``E + a + b`` (``a``, ``b``: the terms at the centre), and the slope ``a * alpha``, but not
+   how the level splits between ``E`` and a slowly decaying term: along that ridge
+   ``E = level - slope / alpha`` is a curve in ``(log E, log a, log alpha)`` and a line in
+   ``(level, log a, log alpha)``. So the sampler holds the level ``m`` and
+   ``E = s * softplus((m - a - b) / s)`` (``s``: the model data ``level_scale``,
+   :data:`LEVEL_SOFTNESS` times the median target; a bijection onto ``E > 0`` that is
+   ``m - a - b`` wherever ``E`` is well above ``s``), with the Jacobian
+   ``sigmoid((m - a - b) / s)`` added, so the prior stays on ``E``.
 3. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
    coordinates), ``loc`` and ``chol`` found by a pilot run (:mod:`bayescale.sampling`), so the
    posterior it samples is near-isotropic.
@@ -98,19 +99,19 @@ def layout(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
 
 def level_slot(law: Law, slots: list[tuple[str, str, int]]) -> str | None:
     """The parameter sampled through the law's level (see the module's docstring), or None:
-    the law names one, its prior lives on ``(0, inf)``, and it varies like the amplitudes (one
-    value, or one per group, for all of them)."""
+    the law names one, its prior lives on ``(0, inf)``, and the law is not grouped (in
+    partially pooled fits the population scales, not the ridge, limit the sampler, and the
+    level made the pooled test fit's ``alpha_tau`` mix worse: R-hat 1.015 at one seed of five)."""
     name = law.level_param
-    if name is None or not law.amplitudes:
+    if name is None or not law.amplitudes or law.grouped:
         return None
     from pymc.distributions.transforms import LogTransform, _default_transform
 
     dist = law.priors[name].pymc_distribution.dist(**law.priors[name].parameters)
     if not isinstance(_default_transform(dist.owner.op, dist), LogTransform):
         return None
-    kinds = {n: (kind, size) for kind, n, size in slots}
-    same = all(kinds[a] == kinds[name] for a in law.amplitudes)
-    return name if same and kinds[name][0] in ("scalar", "group") else None
+    kinds = {n: kind for kind, n, _ in slots}
+    return name if all(kinds[n] == "scalar" for n in (name, *law.amplitudes)) else None
 
 
 def build_model(law: Law, n_groups: int = 1):

@@ -5,9 +5,9 @@ Usage: python benchmarks/bench_ridge.py [--seeds 3] [--out FILE.md]
 With few model sizes the data pin down the loss at their centre and its slope in N, but not how
 the level splits between E and a slowly decaying N term: the posterior is a curved ridge in
 ``(log E, log a, log alpha)`` and a straight one in ``(level, log a, log alpha)``
-(:mod:`bayescale.model`). Each row here is one fit in a fresh process, Chinchilla's law with the
-level coordinate (the default, ``level_param = "E"``) or without it (``level_param = None``: the
-sampler sees ``log E``), same priors, same data, same seeds, fixed draws (4 chains x 1000 after
+(:mod:`bayescale.model`). Each row here is one fit in a fresh process, with the level coordinate
+(the default, ``level_param = "E"``) or without it (``level_param = None``: the sampler sees
+``log E``), same priors, same data, same seeds, fixed draws (4 chains x 1000 after
 1000 tuning steps, no adaptive reruns): the 240 Chinchilla runs (default fit), the OLMo
 ladder's 24 final losses of the rungs below 3B (default fit), and their 1492 kept checkpoints
 (``likelihood="curve"``, target_accept 0.95). Reported per data set and coordinate, over the
@@ -82,7 +82,7 @@ def main() -> None:
                     "data": case,
                     "E sampled through": "the level (default)" if level else "log E",
                     "median min bulk ESS": round(float(np.median([g["ess"] for g in got]))),
-                    "worst max R-hat": round(max(g["rhat"] for g in got), 3),
+                    "worst max R-hat": f"{max(g['rhat'] for g in got):.3f}",
                     "divergences (all seeds)": sum(int(g["div"]) for g in got),
                     "median wall (s)": round(float(np.median([g["wall"] for g in got])), 1),
                 }

@@ -11,7 +11,7 @@ Fitted on the rungs 190M-1B (all lengths, reruns included: 24 runs), predicted:
 
 Reported per fit: coverage of the 90% new-run intervals, mean half-width over median absolute
 error, and median relative error. The curve fit takes 2000 draws per chain at target_accept
-0.95 (fixed: see ``main``). ~8 min on 2 cores.
+0.95 (fixed: see ``main``). ~2 min on 2 cores.
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def main() -> None:
     test = curves[curves["size"] == "3B"]
     target = load_olmo_ladder(target=True)
     t0 = time.perf_counter()
-    # fixed draws: the default adaptive schedule escalates to 8000 draws at target_accept 0.99
-    # on the E - alpha ridge of four model sizes (over 20 min on 2 cores)
+    # fixed draws, one fixed computation: the adaptive default would rerun with more draws at a
+    # higher target_accept while any draw diverges (a few dozen do, at the end of the E - alpha
+    # ridge of four model sizes: docs/performance.md)
     curve_fit = bs.ChinchillaLaw(likelihood="curve").fit(
         train, seed=args.seed, draws=CURVE_DRAWS, tune=1000, target_accept=0.95
     )

@@ -170,8 +170,11 @@ def test_rerun_skips_unchanged_and_refits_changed_data(batch_dir, local_run, mon
         raise AssertionError("an unchanged job was sampled")
 
     monkeypatch.setattr(batch, "fit_job", no_sampling)
+    monkeypatch.setattr(batch.os, "cpu_count", lambda: 6)
     code, stdout, err = run_cli(["batch", manifest, "--out", out], capsys, monkeypatch)
     assert code == 1  # one failed job (the missing runs file), nothing sampled
+    # default workers: as many as run their 2 chains side by side on 6 cores (7 jobs)
+    assert json.loads((out / "batch.json").read_text())["workers"] == 3
     assert "0 fitted, 6 skipped, 1 failed" in stdout
     assert stdout.count("NOT CONVERGED") == len(local_run.unconverged) > 0
     assert err.startswith("bayescale: warning: job(s) [") and "did not converge" in err

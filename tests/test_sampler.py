@@ -153,3 +153,37 @@ def test_lean_compile_falls_back_to_nutpies_own(monkeypatch, caplog):
         assert cl.compile_model("model", ["w"]) == "model"
     assert calls == ["model", "model"]
     assert sum("nutpie.compile_pymc_model" in r.message for r in caplog.records) == 1
+
+
+def test_level_coordinate_is_a_change_of_variables_with_its_jacobian(sim_runs):
+    """E sampled through the level (``E = s softplus((m - a - b) / s)``) is the same model as E
+    sampled on the log scale: at the same named parameters the two log densities differ by
+    exactly ``log |d log E / d m|``, at points where E is far above the softness and near 0."""
+    from bayescale.laws.chinchilla import ChinchillaLaw
+    from bayescale.model import build_model, group_names, model_data
+
+    class LogE(ChinchillaLaw):
+        level_param = None
+
+    runs = sim_runs.iloc[:40]
+    data = model_data(ChinchillaLaw(), runs, group_names(ChinchillaLaw(), runs))
+    s = float(data["level_scale"])
+    k = 7
+    logps = {}
+    for law in (ChinchillaLaw(), LogE()):
+        model = build_model(law)
+        keep = {n: v for n, v in data.items() if n in model.named_vars}
+        with model:
+            import pymc as pm
+
+            pm.set_data({**keep, "loc": np.zeros(k), "chol": np.eye(k)})
+        logps[type(law).__name__] = model.compile_logp()
+    rest = np.array([0.3, -0.9, -1.2, -1.4, -6.0, 0.2])  # log a, log b, log alpha, log beta, ...
+    a, b = np.exp(rest[:2])
+    for e in (1.7, 0.5, 0.05, 0.004):
+        m = a + b + s * np.log(np.expm1(e / s))  # the level that gives E = e
+        level = logps["ChinchillaLaw"]({"w": np.r_[m, rest]})
+        log_e = logps["LogE"]({"w": np.r_[np.log(e), rest]})
+        gap = (m - a - b) / s
+        jacobian = -np.logaddexp(0.0, -gap) - np.log(e)  # log sigmoid(gap) - log E
+        assert level == pytest.approx(log_e + jacobian, abs=1e-8), e
