@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from . import constants as K
-from .curves import final_checkpoints
+from .curves import final_checkpoints, has_curves
 from .drift import with_drift
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
@@ -142,7 +142,11 @@ def backtest(
     n_boot
         Bootstrap resamples for ``method="bootstrap"``.
     **fit_kwargs
-        Passed to :meth:`Law.fit` (draws, tune, chains, ...).
+        Passed to :meth:`Law.fit` (draws, tune, chains, ``min_fraction`` ...).
+
+    Training curves (a run column) are split by run: held-out runs are scored by their final
+    checkpoints; a law with ``likelihood="curve"`` is fitted to every kept checkpoint of the
+    training runs, any other law to their final checkpoints.
 
     Returns
     -------
@@ -160,7 +164,8 @@ def backtest(
         raise ConfigError(f"interval must be in (0, 1), got {interval}")
     if method not in BACKTEST_METHODS:
         raise ConfigError(f"method must be one of {BACKTEST_METHODS}, got {method!r}")
-    runs = final_checkpoints(law.load_runs(runs))
+    table = law.load_runs(runs)
+    runs = final_checkpoints(table)  # runs are split, and held-out runs scored, by their end
     if holdout is not None:
         if holdout_compute_above is not None or holdout_top_fraction is not None:
             raise ConfigError("give holdout or a compute cut-off, not both")
@@ -186,12 +191,20 @@ def backtest(
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # diagnostics are reported in the result instead
-            fit = law.fit(train, seed=seed, **fit_kwargs)
+            fit = law.fit(_training_table(law, table, train), seed=seed, **fit_kwargs)
         draws, logpdf = _bayes_predictive(law, fit, test, seed)
         result = _result(law, train, test, cutoff, draws, logpdf, interval, fit.diagnostics["ok"])
         result["problems"] = list(fit.diagnostics.get("problems", []))
         result["drift_tau"] = fit.settings.get("drift", {}).get("tau")
     return {**result, "method": method}
+
+
+def _training_table(law: Law, table: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """What the training fit sees: the training runs' final checkpoints, or for a curve
+    likelihood every checkpoint of the training runs (the held-out runs' none)."""
+    if not (law.likelihood.curve and has_curves(table)):
+        return train
+    return table[table[K.RUN_ID].isin(set(train[K.RUN_ID]))]
 
 
 def _result(law, train, test, cutoff, draws, logpdf, interval, ok) -> dict[str, Any]:

@@ -127,6 +127,23 @@ Pooling = Annotated[
     PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
 ]
 TargetAccept = Annotated[float, typer.Option(help="NUTS target acceptance.")]
+LikelihoodOption = Annotated[
+    LikelihoodName,
+    typer.Option(
+        "--likelihood",
+        help="Noise model on log loss; curve: whole training curves (with --run-column), "
+        "a schedule term, run offsets and noise correlated along a run.",
+    ),
+]
+MinFraction = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="--likelihood curve: use checkpoints past this fraction of their run (and at "
+        "least the shortest run's tokens per parameter).",
+    ),
+]
 Noise = Annotated[
     str | None,
     typer.Option(

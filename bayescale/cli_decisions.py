@@ -18,7 +18,10 @@ from .cli_app import (
     FlopsPerTokenParam,
     GroupColumn,
     Interval,
+    LikelihoodName,
+    LikelihoodOption,
     LrColumn,
+    MinFraction,
     Noise,
     Pooling,
     PoolingName,
@@ -266,6 +269,8 @@ def backtest(
     lr_column: LrColumn = None,
     run_tokens_column: RunTokensColumn = None,
     pooling: Pooling = PoolingName.complete,
+    likelihood: LikelihoodOption = LikelihoodName.studentt,
+    min_fraction: MinFraction = 0.1,
     holdout_compute_above: Annotated[
         list[float] | None,
         typer.Option(
@@ -301,13 +306,17 @@ def backtest(
 
     With --pooling partial (or none) and a group column, each group's own largest runs are
     held out (--holdout-top-fraction is taken per group) and predicted from its parameters.
+    Training curves (--run-column) are split by run and held-out runs scored by their final
+    checkpoints; with --likelihood curve the fit uses every kept checkpoint of the training runs.
     """
     with library_calls():
         from .backtest import backtest as run_backtest
         from .exceptions import ConfigError
         from .laws import make_law
 
-        options: dict = {} if noise is None else {"noise": noise}
+        options: dict = {"likelihood": likelihood.value}
+        if noise is not None:
+            options["noise"] = noise
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
         model = make_law(law, **options)
@@ -327,6 +336,8 @@ def backtest(
         kw.update(draws=draws, tune=tune, chains=chains)
         if method is BacktestMethod.bayes:
             kw.update(drift=drift, target_accept=target_accept)
+            if likelihood is LikelihoodName.curve:
+                kw["min_fraction"] = min_fraction
         if cutoffs:
             results = [run_backtest(model, runs, holdout_compute_above=c, **kw) for c in cutoffs]
         elif holdout_where is not None:

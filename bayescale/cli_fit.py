@@ -19,7 +19,9 @@ from .cli_app import (
     FlopsPerTokenParam,
     GroupColumn,
     LikelihoodName,
+    LikelihoodOption,
     LrColumn,
+    MinFraction,
     Noise,
     Pooling,
     PoolingName,
@@ -61,22 +63,8 @@ def fit(
         int, typer.Option(min=0, help="Drop the K highest-loss runs before fitting.")
     ] = 0,
     sampler: Annotated[SamplerName, typer.Option(help="MCMC sampler.")] = SamplerName.nutpie,
-    likelihood: Annotated[
-        LikelihoodName,
-        typer.Option(
-            help="Noise model on log loss; curve: whole training curves (with --run-column), "
-            "a schedule term, run offsets and noise correlated along a run."
-        ),
-    ] = LikelihoodName.studentt,
-    min_fraction: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="--likelihood curve: use checkpoints past this fraction of their run (and at "
-            "least the shortest run's tokens per parameter).",
-        ),
-    ] = 0.1,
+    likelihood: LikelihoodOption = LikelihoodName.studentt,
+    min_fraction: MinFraction = 0.1,
     nu: Annotated[
         str | None,
         typer.Option(

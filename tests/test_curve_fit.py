@@ -160,3 +160,36 @@ def test_decisions_plots_and_report_work_on_a_curve_fit(fitted):
     # the report's data section says which checkpoints were fitted (its figures: the above)
     data = report._sections(fitted, None)["data"]
     assert data["training curves"] == fitted.data_info["checkpoints"]
+
+
+def test_backtest_of_curves_splits_by_run_and_fits_the_training_runs_whole_curves(fit_dir):
+    """A backtest of training curves holds out whole runs (scored by their final checkpoint):
+    a curve law is fitted to every checkpoint of the training runs and to none of the held-out
+    runs'; another law to the training runs' final checkpoints."""
+    from bayescale.backtest import backtest
+
+    runs = bs.load_runs(fit_dir.parent / "curves.csv", columns={"run": "name"})
+
+    class Seen(Exception):
+        pass
+
+    def fitted_to(law):
+        seen = {}
+
+        def fit(table, **kwargs):
+            seen["table"] = table
+            raise Seen
+
+        law.fit = fit  # the training fit's input, without sampling
+        with pytest.raises(Seen):
+            backtest(law, runs, holdout_top_fraction=0.2, drift=False)
+        return seen["table"]
+
+    finals = runs.groupby("run")["D"].transform("max") == runs["D"]
+    largest = runs[finals].nlargest(4, "C")["run"]  # 20% of 18 runs, largest compute first
+    table = fitted_to(bs.ChinchillaLaw(likelihood="curve"))
+    assert set(table["run"]) == set(runs["run"]) - set(largest)
+    assert len(table) == (~runs["run"].isin(largest)).sum()  # every checkpoint of those runs
+    table = fitted_to(bs.ChinchillaLaw())
+    assert len(table) == table["run"].nunique() == 18 - len(largest)
+    assert (table["D"] == table["run_tokens"]).all()  # final checkpoints only
