@@ -187,3 +187,20 @@ def test_level_coordinate_is_a_change_of_variables_with_its_jacobian(sim_runs):
         gap = (m - a - b) / s
         jacobian = -np.logaddexp(0.0, -gap) - np.log(e)  # log sigmoid(gap) - log E
         assert level == pytest.approx(log_e + jacobian, abs=1e-8), e
+
+
+def test_a_changed_model_never_reuses_a_compiled_one():
+    """The in-process compile cache is keyed on the model's structure as well as the law's
+    saved description: a law sampled differently (here E through log E instead of the level),
+    with the same saved description, gets a model of its own (without the level's data)."""
+    from bayescale.laws.chinchilla import ChinchillaLaw
+    from bayescale.sampling import _model
+
+    class LogE(ChinchillaLaw):
+        level_param = None
+
+    law, other = ChinchillaLaw(), LogE()
+    assert law.to_dict() == other.to_dict() and law != other
+    assert _model(law) is _model(ChinchillaLaw()) and _model(law) is not _model(other)
+    assert "level_scale" in _model(law).named_vars
+    assert "level_scale" not in _model(other).named_vars

@@ -220,8 +220,16 @@ class Law:
         }
 
     def cache_key(self) -> str:
-        """Two laws with the same key compile to the same sampler."""
-        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+        """Two laws with the same key compile to the same sampler: the saved description
+        (:meth:`to_dict`) and what shapes the model beyond it (the class, and the class-level
+        choices of how it is sampled), so that a changed model never reuses a compiled one."""
+        structure = {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "level_param": self.level_param,
+            "centred_exponents": sorted(self.centred_exponents),
+            "amplitudes": self.amplitudes,
+        }
+        return json.dumps({**self.to_dict(), "structure": structure}, sort_keys=True, default=str)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Law) and self.cache_key() == other.cache_key()
