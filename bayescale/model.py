@@ -97,21 +97,19 @@ def layout(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
     return slots
 
 
-def level_slot(law: Law, slots: list[tuple[str, str, int]]) -> str | None:
+def level_slot(law: Law) -> str | None:
     """The parameter sampled through the law's level (see the module's docstring), or None:
-    the law names one, its prior lives on ``(0, inf)``, and the law is not grouped (in
-    partially pooled fits the population scales, not the ridge, limit the sampler, and the
-    level made the pooled test fit's ``alpha_tau`` mix worse: R-hat 1.015 at one seed of five)."""
+    the law names one, its prior lives on ``(0, inf)``, and the law is not grouped (so it and
+    the amplitudes are single values; in partially pooled fits the population scales, not the
+    ridge, limit the sampler, and the level made the pooled test fit's ``alpha_tau`` mix
+    worse: R-hat 1.015 at one seed of five)."""
     name = law.level_param
     if name is None or not law.amplitudes or law.grouped:
         return None
     from pymc.distributions.transforms import LogTransform, _default_transform
 
     dist = law.priors[name].pymc_distribution.dist(**law.priors[name].parameters)
-    if not isinstance(_default_transform(dist.owner.op, dist), LogTransform):
-        return None
-    kinds = {n: kind for kind, n, _ in slots}
-    return name if all(kinds[n] == "scalar" for n in (name, *law.amplitudes)) else None
+    return name if isinstance(_default_transform(dist.owner.op, dist), LogTransform) else None
 
 
 def build_model(law: Law, n_groups: int = 1):
@@ -127,7 +125,7 @@ def build_model(law: Law, n_groups: int = 1):
     import pytensor.tensor as pt
 
     slots = layout(law, n_groups)
-    level = level_slot(law, slots)
+    level = level_slot(law)
     k = sum(size for _, _, size in slots)
     centred = centred_inputs(law)
     with pm.Model() as model:
@@ -244,7 +242,7 @@ def model_data(law: Law, runs: pd.DataFrame, groups: list[str]) -> dict[str, np.
     if law.grouped:
         codes = {g: i for i, g in enumerate(groups)}
         data["group_idx"] = runs[K.GROUP].astype(str).map(codes).to_numpy("int64")
-    if level_slot(law, layout(law, len(groups))) is not None:
+    if level_slot(law) is not None:
         data["level_scale"] = np.asarray(LEVEL_SOFTNESS * _typical(law, runs))
     centred = centred_inputs(law)
     for x in law.inputs:
@@ -261,9 +259,8 @@ def initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
     """A sensible start for the pilot: prior medians, and an even split of the loss."""
     loc: list[float] = []
     typical = _typical(law, runs)
-    slots = layout(law, n_groups)
-    level = level_slot(law, slots)
-    for kind, name, size in slots:
+    level = level_slot(law)
+    for kind, name, size in layout(law, n_groups):
         if name == level:  # the level: E and each amplitude's term an even split of it
             value = typical
         elif kind == "z":
