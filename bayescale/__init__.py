@@ -17,6 +17,7 @@ with _warnings.catch_warnings():  # ArviZ announces its 1.0 refactor on import; 
     _warnings.filterwarnings("ignore", category=FutureWarning)
     import arviz as _arviz  # noqa: F401
 
+from .chain import fit_chain
 from .compare import compare
 from .data import drop_top_loss, load_runs
 from .exceptions import (
@@ -37,6 +38,7 @@ from .laws import (
     BrokenPowerLaw,
     ChinchillaLaw,
     DataConstrainedLaw,
+    ExpLink,
     IsoFLOPLaw,
     KaplanC,
     KaplanD,
@@ -45,6 +47,7 @@ from .laws import (
     Law,
     ScoreLogLinear,
     ScoreSaturating,
+    SigmoidLink,
 )
 from .learned_priors import LearnedPriors, learn_priors
 from .likelihood import Likelihood
@@ -56,6 +59,7 @@ from .predict import (
     optimal_allocation,
     predict_loss,
     prob_loss_below,
+    prob_score_above,
     suboptimality,
 )
 from .priors import Prior
@@ -69,6 +73,8 @@ __all__ = [
     "BrokenPowerLaw",
     "ChinchillaLaw",
     "DataConstrainedLaw",
+    "ExpLink",
+    "fit_chain",
     "IsoFLOPLaw",
     "KaplanC",
     "KaplanD",
@@ -76,6 +82,7 @@ __all__ = [
     "KaplanN",
     "ScoreLogLinear",
     "ScoreSaturating",
+    "SigmoidLink",
     "ConfigError",
     "BayescaleWarning",
     "ConvergenceWarning",
@@ -97,6 +104,7 @@ __all__ = [
     "optimal_allocation",
     "predict_loss",
     "prob_loss_below",
+    "prob_score_above",
     "suboptimality",
     "drop_top_loss",
     "load_fit",

@@ -106,6 +106,44 @@ Draws = Annotated[
 ]
 Tune = Annotated[int, typer.Option(min=0, help="Tuning steps per chain.")]
 Chains = Annotated[int, typer.Option(min=1, help="Number of chains.")]
+LossColumn = Annotated[
+    str | None,
+    typer.Option(
+        help="Fit the law to this column as the loss (e.g. a task's bits per byte); the same "
+        "as --column loss=COL."
+    ),
+]
+ScoreColumn = Annotated[
+    str | None,
+    typer.Option(
+        help="Downstream chain: the score (e.g. accuracy) beside the task loss. The law is "
+        "fitted to the loss, a link from loss to score to every checkpoint past --min-fraction; "
+        "predictions then carry a new run's score."
+    ),
+]
+
+
+class LinkName(str, Enum):
+    sigmoid = "sigmoid"
+    exp = "exp"
+
+
+LinkOption = Annotated[
+    LinkName,
+    typer.Option(
+        help="Downstream chain: the link from task loss to score: sigmoid (the OLMo ladder's, "
+        "floor to ceiling) or exp (Gadre et al.'s)."
+    ),
+]
+Chance = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=0.999,
+        help="Downstream chain: the task's chance score (0.25 for four choices): the link's "
+        "floor prior.",
+    ),
+]
 GroupColumn = Annotated[
     str | None, typer.Option(help="Column that groups the runs (read as 'group').")
 ]
@@ -212,9 +250,12 @@ def column_map(
     run_column: str | None = None,
     lr_column: str | None = None,
     run_tokens_column: str | None = None,
+    loss_column: str | None = None,
+    score_column: str | None = None,
 ) -> dict[str, str] | None:
     """``--column NAME=SOURCE`` options (and ``--group-column``, ``--run-column``,
-    ``--lr-column``, ``--run-tokens-column``) as ``load_runs``' ``columns=``.
+    ``--lr-column``, ``--run-tokens-column``, ``--loss-column``, ``--score-column``) as
+    ``load_runs``' ``columns=``.
 
     Examples
     --------
@@ -239,6 +280,8 @@ def column_map(
         K.RUN_ID: run_column,
         K.LR: lr_column,
         K.RUN_TOKENS: run_tokens_column,
+        K.LOSS: loss_column,
+        "score": score_column,
     }
     for name, source in named.items():
         if source is None:

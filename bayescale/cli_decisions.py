@@ -91,10 +91,14 @@ def predict(
             "all, or per --n).",
         ),
     ] = None,
+    target_score: Annotated[
+        float | None,
+        typer.Option(help="Chain fits: a target score; adds P(new run scores at least it)."),
+    ] = None,
     interval: Interval = 0.9,
     as_json: AsJson = False,
 ) -> None:
-    """Extrapolated loss of planned runs (N, D), with intervals."""
+    """Extrapolated loss of planned runs (N, D), with intervals (and a chain fit's score)."""
     from .formatting import quantity, si
     from .predict import predict_loss
 
@@ -121,7 +125,9 @@ def predict(
             target=target,
             unique_tokens=unique_tokens or None,  # one value broadcasts to every plan
             run_tokens=run_tokens or None,
+            target_score=target_score,
         )
+    chain = fit.link is not None
     if fit.drift is None and (table["compute_factor"] > 1).any():
         warn(f"extrapolating beyond the largest fitted run with {fit.drift_note}")
     if as_json:
@@ -139,6 +145,12 @@ def predict(
                     "D_factor": r["D_factor"],
                 },
                 **({"unique_tokens": r["unique_tokens"]} if "unique_tokens" in r else {}),
+                **({"score": quantity(r, "score")} if chain else {}),
+                **(
+                    {"prob_score_above_target": float(r["prob_score_above_target"])}
+                    if target_score is not None
+                    else {}
+                ),
             }
             for _, r in table.iterrows()
         ]
@@ -146,7 +158,11 @@ def predict(
         return
     _human(
         table,
-        {"loss (law)": ("loss", False), "loss (new run)": ("loss_new_run", False)},
+        {
+            "loss (law)": ("loss", False),
+            "loss (new run)": ("loss_new_run", False),
+            **({"score (new run)": ("score", False)} if chain else {}),
+        },
         f"Predicted loss, median [{interval:.0%} interval]",
         (
             "plan",
@@ -158,6 +174,8 @@ def predict(
     )
     for _, r in table.iterrows():
         extra = f"; P(loss < {target:g}) = {r['prob_below_target']:.3f}" if target else ""
+        if target_score is not None:
+            extra += f"; P(score >= {target_score:g}) = {r['prob_score_above_target']:.3f}"
         typer.echo(
             f"N={si(r['N'])}, D={si(r['D'])}: {r['compute_factor']:.3g}x the largest fitted "
             f"run's compute{extra}"

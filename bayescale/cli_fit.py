@@ -13,6 +13,7 @@ import typer
 from .cli_app import (
     EXIT_UNTRUSTED,
     Chains,
+    Chance,
     Column,
     Draws,
     FitMethod,
@@ -20,6 +21,9 @@ from .cli_app import (
     GroupColumn,
     LikelihoodName,
     LikelihoodOption,
+    LinkName,
+    LinkOption,
+    LossColumn,
     LrColumn,
     MinFraction,
     Noise,
@@ -29,6 +33,7 @@ from .cli_app import (
     RunColumn,
     RunTokensColumn,
     SamplerName,
+    ScoreColumn,
     Seed,
     TargetAccept,
     Tune,
@@ -86,6 +91,10 @@ def fit(
     run_column: RunColumn = None,
     lr_column: LrColumn = None,
     run_tokens_column: RunTokensColumn = None,
+    loss_column: LossColumn = None,
+    score_column: ScoreColumn = None,
+    link: LinkOption = LinkName.sigmoid,
+    chance: Chance = None,
     pooling: Pooling = PoolingName.complete,
     noise: Noise = None,
     target_accept: TargetAccept = 0.9,
@@ -109,6 +118,9 @@ def fit(
 ) -> None:
     """Fit a law to RUNS and write posterior.nc, summary.csv, fit.json, runs.csv into OUT.
 
+    With --score-column, a downstream chain: the law on the task loss, a link from task loss
+    to score (in OUT/link/); `bayescale predict` then gives a new run's score too.
+
     Exit code: 0, also for a fit whose diagnostics fail (a warning says so) unless ``--strict``
     (then 3); 2 for bad input, with nothing written.
     """
@@ -126,11 +138,44 @@ def fit(
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
         model = make_law(law, **options)
-        table = model.load_runs(
-            runs,
-            columns=column_map(column, group_column, run_column, lr_column, run_tokens_column),
-            **read_options(loss_unit, flops_per_token_param),
+        columns = column_map(
+            column,
+            group_column,
+            run_column,
+            lr_column,
+            run_tokens_column,
+            loss_column,
+            score_column,
         )
+        read = read_options(loss_unit, flops_per_token_param)
+        if score_column is not None or link is not LinkName.sigmoid or chance is not None:
+            _check_chain(score_column, method)
+        if score_column is not None:
+            from .chain import fit_chain
+
+            result = fit_chain(
+                model,
+                runs,
+                link=link.value,
+                chance=chance,
+                columns=columns,
+                **read,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=seed,
+                sampler=sampler.value,
+                exclude_top_loss=exclude_top_loss,
+                target_accept=target_accept,
+                progress=progress_flag(progress),
+                drift=drift,
+                min_fraction=min_fraction,
+            )
+            result.save(out, extra={"command": sys.argv})
+            _print_fit(result, out)
+            _warn_untrusted(result, out, strict)
+            return
+        table = model.load_runs(runs, columns=columns, **read)
         if method is not FitMethod.mcmc:
             _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)
             return
@@ -149,13 +194,31 @@ def fit(
         )
         result.save(out, extra={"command": sys.argv})
     _print_fit(result, out)
-    if not result.diagnostics.get("ok", True):
-        warn(
-            f"the fit in {out} did not converge ({'; '.join(result.diagnostics['problems'][:2])})"
-            ": do not trust its numbers yet"
-        )
-        if strict:
-            raise typer.Exit(EXIT_UNTRUSTED)
+    _warn_untrusted(result, out, strict)
+
+
+def _check_chain(score_column: str | None, method: FitMethod) -> None:
+    from .exceptions import ConfigError
+
+    if score_column is None:
+        raise ConfigError("--link and --chance describe a downstream chain: add --score-column")
+    if method is not FitMethod.mcmc:
+        raise ConfigError("a downstream chain (--score-column) is fitted by MCMC: drop --method")
+
+
+def _warn_untrusted(result, out: Path, strict: bool) -> None:
+    """Warn (and with ``--strict`` exit 3) when a fit, or a chain's link, did not converge."""
+    bad = [(f"the fit in {out}", result)]
+    if getattr(result, "link", None) is not None:
+        bad.append((f"the link in {out}/link", result.link))
+    failed = False
+    for where, one in bad:
+        if not one.diagnostics.get("ok", True):
+            problems = "; ".join(one.diagnostics["problems"][:2])
+            warn(f"{where} did not converge ({problems}): do not trust its numbers yet")
+            failed = True
+    if failed and strict:
+        raise typer.Exit(EXIT_UNTRUSTED)
 
 
 def _point_fit(model, table, out: Path, method: str, n_boot: int, seed, exclude: int) -> None:
@@ -208,6 +271,15 @@ def _print_fit(result, out: Path) -> None:
         f"seed {result.settings['seed']}; wrote {out}/"
     )
     typer.echo(result.drift_note)
+    if getattr(result, "link", None) is not None:
+        link = result.link
+        typer.echo(f"\nstep 2, {link.law.name}: {link.law.formula} ({len(link.runs)} rows)")
+        typer.echo(summary_text(link.summary()))
+        ld = link.diagnostics
+        typer.echo(
+            f"max R-hat {ld['max_rhat']:.3f}, min ESS bulk {ld['min_ess_bulk']:.0f}, "
+            f"tail {ld['min_ess_tail']:.0f}, divergences {ld['divergences']}; wrote {out}/link/"
+        )
 
 
 @app.command()

@@ -161,6 +161,7 @@ def load_runs(
     target: str = K.LOSS,
     positive_target: bool = True,
     require: tuple[str, ...] = (),
+    numeric: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Read and validate a table of training runs.
 
@@ -188,6 +189,9 @@ def load_runs(
         Require the target to be positive (losses); scores may be zero or negative.
     require
         Further columns that must be present, numeric and positive (e.g. ``unique_tokens``).
+    numeric
+        Further columns that must be present and numeric, of any sign (the ``score`` beside
+        the task loss of a downstream chain, :func:`bayescale.fit_chain`).
 
     Returns
     -------
@@ -224,20 +228,20 @@ def load_runs(
         raise DataError(f"loss_unit must be one of {LOSS_UNITS}, got {loss_unit!r}")
     where = f" in {attrs['source']}" if from_file else ""
     target_source = str((columns or {}).get(target, target))
-    frame = _rename_columns(frame, columns, target, where, require)
+    frame = _rename_columns(frame, columns, target, where, (*require, *numeric))
     _check_columns_present(frame, target, where)
     rows = _Rows(frame, from_file)
 
     n = _numeric(frame, K.N, rows)
     y = _numeric(frame, target, rows, positive=positive_target)
     extra = {}
-    for col in require:
+    for col in (*require, *numeric):
         if col not in frame.columns:
             found = list(map(str, frame.columns))
             source = column_hint(col, found)
             hint = f"; did you mean --column {col}={source}?" if source else ""
             raise DataError(f"missing column '{col}'{where}; found: {found[:12]}{hint}")
-        extra[col] = _numeric(frame, col, rows)
+        extra[col] = _numeric(frame, col, rows, positive=col not in numeric)
     d, c = _tokens_and_compute(frame, n, rows, k)
     if K.D not in frame.columns:
         attrs["derived"] = f"D = C / ({k:g} N): the file gives C, not D"

@@ -38,9 +38,11 @@ FORMAT_VERSION = 1
 #: The log-likelihood's dimension in curve fits: one entry per run (its whole curve).
 CURVE = "curve"
 FILES = ("posterior.nc", "fit.json", "summary.csv", "runs.csv")
-#: Files made from a saved fit in its directory (``bayescale report``'s default outputs): a refit
-#: into the directory removes them.
-DERIVED = ("report.html", "report")
+#: What a refit into a fit's directory removes first: files made from the saved fit
+#: (``bayescale report``'s default outputs) and a chain's step 2 (rewritten when there is one).
+DERIVED = ("report.html", "report", "link")
+#: Where a downstream chain keeps its step 2 (the link's own fit directory).
+LINK_DIR = "link"
 
 
 def observed_name(law: Law) -> str:
@@ -100,6 +102,9 @@ class Fit:
         See :func:`bayescale.diagnostics.diagnose`.
     data_info : dict
         Source file, its SHA-256, hash of the runs used, excluded runs.
+    link : Fit or None
+        A downstream chain's step 2 (:func:`bayescale.fit_chain`): the fitted link from this
+        law's loss to a task score; ``None`` for a plain fit.
 
     Examples
     --------
@@ -122,8 +127,10 @@ class Fit:
         settings: Mapping[str, Any],
         diagnostics: Mapping[str, Any],
         data_info: Mapping[str, Any],
+        link: Fit | None = None,
     ) -> None:
         self.law = law
+        self.link = link
         self.runs = runs
         self.idata = idata
         self.settings = dict(settings)
@@ -400,6 +407,8 @@ class Fit:
             "summary.csv": lambda p: self.summary().to_csv(p),
             "runs.csv": lambda p: self.runs.to_csv(p, index=False, float_format="%.17g"),
         }
+        if self.link is not None:  # a chain's step 2, a fit directory of its own inside
+            writers[LINK_DIR] = lambda p: self.link.save(p)
         return write_result_dir(path, writers, derived=DERIVED)
 
 
@@ -464,4 +473,6 @@ def load_fit(path: str | os.PathLike) -> Fit:
     if meta.get("command"):
         data = {**data, "command": meta["command"]}
     runs.attrs.update({k: data[k] for k in ("source", "sha256") if data.get(k)})
-    return Fit(law, runs, idata, meta.get("settings", {}), meta.get("diagnostics", {}), data)
+    link = load_fit(path / LINK_DIR) if (path / LINK_DIR).is_dir() else None
+    settings, diagnostics = meta.get("settings", {}), meta.get("diagnostics", {})
+    return Fit(law, runs, idata, settings, diagnostics, data, link=link)

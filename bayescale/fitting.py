@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .curves import MIN_FRACTION, curve_runs, final_checkpoints
+from .curves import MIN_FRACTION, curve_runs, final_checkpoints, keep_checkpoints
 from .drift import (
     HOLDOUT_FRACTION,
     INNER_FIT,
@@ -104,6 +104,10 @@ def _validated_runs(
                 "the runs out of the table (or raise min_fraction)"
             )
         runs = curve_runs(runs, min_fraction, min_tokens_per_param)
+    elif law.every_checkpoint:  # past the warm-up; no floor on tokens per parameter
+        kept = runs[keep_checkpoints(runs, min_fraction, None)].reset_index(drop=True)
+        kept.attrs.update(runs.attrs)
+        runs = kept
     else:
         runs = final_checkpoints(runs)
     runs, excluded = split_top_loss(runs, exclude_top_loss, target=law.target)
@@ -171,8 +175,9 @@ def fit_law(
         takes the drift's prior (it is not refitted on held-out runs).
     min_fraction, min_tokens_per_param
         Curve fits (``likelihood="curve"``): which checkpoints count (the warm-up and the
-        earliest descent do not); see :func:`bayescale.curves.keep_checkpoints`. Other fits
-        take each run's final checkpoint.
+        earliest descent do not); see :func:`bayescale.curves.keep_checkpoints`. Links of a
+        downstream chain (:attr:`Law.every_checkpoint`) take every checkpoint past
+        ``min_fraction``; other fits take each run's final checkpoint.
 
     Returns
     -------

@@ -16,7 +16,10 @@ of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Changes of va
    :data:`LEVEL_SOFTNESS` times the median target; a bijection onto ``E > 0`` that is
    ``m - a - b`` wherever ``E`` is well above ``s``), with the Jacobian
    ``sigmoid((m - a - b) / s)`` added, so the prior stays on ``E``.
-3. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
+3. **A law's own coordinates** (:attr:`Law.mapped_params`): a law may name parameters the
+   sampler reaches through a coordinate of its choosing (:meth:`Law.from_coordinate`, with
+   its Jacobian), e.g. the tail amplitude of a sigmoid link instead of its midpoint.
+4. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
    coordinates), ``loc`` and ``chol`` found by a pilot run (:mod:`bayescale.sampling`), so the
    posterior it samples is near-isotropic.
 
@@ -112,6 +115,12 @@ def level_slot(law: Law) -> str | None:
     return name if isinstance(_default_transform(dist.owner.op, dist), LogTransform) else None
 
 
+def mapped_slots(law: Law) -> tuple[str, ...]:
+    """The parameters sampled through the law's own coordinates (:attr:`Law.mapped_params`),
+    of ungrouped laws only."""
+    return () if law.grouped else tuple(law.mapped_params)
+
+
 def build_model(law: Law, n_groups: int = 1):
     """Build the (centred, whitened) PyMC model of ``law`` with placeholder data.
 
@@ -163,7 +172,8 @@ def build_model(law: Law, n_groups: int = 1):
         values: dict[str, Any] = {}
         logps = []
         for kind, name, _ in slots:  # everything but amplitudes and pooled exponents
-            if kind in ("scalar", "group", "hyper") and name not in (*law.amplitudes, level):
+            skip = (*law.amplitudes, level, *mapped_slots(law))
+            if kind in ("scalar", "group", "hyper") and name not in skip:
                 values[name], lp = unconstrained_prior(law.priors[name], seg[name])
                 logps.append(pt.sum(lp))
         for kind, name, _ in slots:  # population of log exponents
@@ -187,6 +197,9 @@ def build_model(law: Law, n_groups: int = 1):
             values[level] = scale * pt.softplus(gap)
             jacobian = -pt.softplus(-gap)  # log dE/dm = log sigmoid(gap)
             logps.append(pt.sum(prior_logp(law.priors[level], values[level]) + jacobian))
+        for name in mapped_slots(law):  # the law's own coordinate, the prior on the parameter
+            values[name], jacobian = law.from_coordinate(name, seg[name], values, pt)
+            logps.append(pt.sum(prior_logp(law.priors[name], values[name]) + jacobian))
         pm.Potential("log_prior", pt.sum(pt.stack(logps)))
         for name in (*law.sampled_params, *law.hyper_params):
             pm.Deterministic(name, values[name])
@@ -272,7 +285,14 @@ def initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
         else:
             value = _prior_median_unconstrained(law.priors[name])
         loc += [value] * size
-    return np.asarray(loc)
+    start = np.asarray(loc)
+    mapped = mapped_slots(law)
+    if mapped:  # the coordinates of the named parameters' prior medians
+        medians = {n: float(np.median(draw_prior(p, 201))) for n, p in law.priors.items()}
+        names = [name for _, name, _ in layout(law, n_groups)]
+        for name in mapped:
+            start[names.index(name)] = float(law.to_coordinate(name, medians))
+    return start
 
 
 def _typical(law: Law, runs: pd.DataFrame) -> float:

@@ -18,7 +18,8 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
-from .checks import check_interval
+from .chain import NO_LINK, link_scores, score_table
+from .checks import check_finite, check_interval
 from .curves import cosine_remaining, planned_totals
 from .drift import with_drift
 from .exceptions import ConfigError, ExtrapolationWarning
@@ -28,6 +29,7 @@ __all__ = [
     "loss_draws",
     "predict_loss",
     "prob_loss_below",
+    "prob_score_above",
     "optimal_allocation",
     "allocation_exponents",
     "compute_for_loss",
@@ -203,8 +205,10 @@ def predict_loss(
     seed: int | None = None,
     unique_tokens: Any = None,
     run_tokens: Any = None,
+    target_score: float | None = None,
 ) -> pd.DataFrame:
-    """Extrapolated loss at planned runs (N, D): the law's loss and a new run's loss.
+    """Extrapolated loss at planned runs (N, D): the law's loss and a new run's loss (and for a
+    downstream chain, :func:`~bayescale.fit_chain`, a new run's score).
 
     Parameters
     ----------
@@ -231,6 +235,8 @@ def predict_loss(
         Curve fits only: each run's planned total, ``D`` a checkpoint within it; the loss
         there adds the anneal still to come (a cosine, :func:`~bayescale.curves.cosine_remaining`).
         Without it a curve fit predicts the final loss of a fully trained run, as every fit does.
+    target_score
+        Chain fits only: add ``prob_score_above_target``, P(a new run's score >= it).
 
     Returns
     -------
@@ -238,6 +244,8 @@ def predict_loss(
         Per (N, D): ``N``, ``D``, ``C``, ``loss_*`` (the law), ``loss_new_run_*`` (the law plus
         run-to-run noise), ``compute_factor``, ``N_factor``, ``D_factor`` (how far beyond the
         largest fitted run), ``prob_below_target`` with ``target``, ``run_tokens`` with it.
+        Chain fits: ``score_*``, a new run's score (its task loss through the link, paired
+        posterior draws of both steps, both noises), and ``prob_score_above_target``.
 
     Examples
     --------
@@ -262,7 +270,10 @@ def predict_loss(
     if run_tokens is not None:  # a checkpoint within a planned run: the anneal still to come
         total = planned_totals(_positive("run_tokens", run_tokens), d, fit.law.likelihood.curve)
         loss = loss + p["anneal"] * cosine_remaining(d, total)
-    new = _noisy(fit, p, loss, _rng(fit, seed), inputs, c, group)
+    if target_score is not None and fit.link is None:
+        raise ConfigError(NO_LINK)
+    rng = _rng(fit, seed)
+    new = _noisy(fit, p, loss, rng, inputs, c, group)
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
     if unique_tokens is not None:
         table["unique_tokens"] = inputs["unique_tokens"]
@@ -273,8 +284,46 @@ def predict_loss(
     if target is not None:
         t = _positive("target", target)
         table["prob_below_target"] = (new < t).mean(axis=0)
+    if fit.link is not None:
+        scores = score_table(fit.link, new, rng, check_finite("target_score", target_score))
+        _add(table, "score", scores.pop("score"), interval)
+        table.update(scores)
     table.update(_extrapolation(fit, n, d, c, max_extrapolation))
     return _frame(table, interval)
+
+
+def prob_score_above(
+    fit: Fit, N: Any, D: Any, target: float, *, seed: int | None = None
+) -> pd.DataFrame:
+    """Probability that a run at (N, D) scores at least ``target`` (a chain fit's score).
+
+    ``prob_law_above``: the link's score at the law's task loss (the expected outcome) reaches
+    the target; ``prob_new_run_above``: an actual run does, with both steps' noise.
+
+    Examples
+    --------
+    ``chain`` is a chain fit (:func:`bayescale.fit_chain`)::
+
+        bs.prob_score_above(chain, 7e9, 4e12, target=0.6)
+    """
+    if fit.link is None:
+        raise ConfigError(NO_LINK)
+    n, d = _pair(N, D)
+    t = check_finite("target", target)
+    p, k = fit.draws(), fit_k(fit)
+    rng = _rng(fit, seed)
+    loss = _law_loss(fit, p, n, d, k)
+    new = _noisy(fit, p, loss, rng, _inputs(fit, n, d, k), k * n * d)
+    expected = link_scores(fit.link, loss, rng, noise=False)
+    return pd.DataFrame(
+        {
+            K.N: n,
+            K.D: d,
+            "target": t,
+            "prob_law_above": (expected >= t).mean(axis=0),
+            "prob_new_run_above": (score_table(fit.link, new, rng)["score"] >= t).mean(axis=0),
+        }
+    )
 
 
 def prob_loss_below(

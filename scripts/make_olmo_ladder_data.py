@@ -35,6 +35,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 PARAMS = {
@@ -71,7 +72,19 @@ def _record(row: pd.Series, frame: pd.DataFrame, n: int, **extra) -> dict:
     rec = {"N": n, "D": d, "C": 6.0 * n * d, "loss": float(row[C4]), **extra}
     for col, short in sorted(_val_columns(frame).items(), key=lambda kv: kv[1]):
         rec[short] = float(row[col])
-    return rec
+    return {**rec, **_task_columns(row)}
+
+
+def _task_columns(row: pd.Series) -> dict:
+    """The eight tasks' bits per byte and accuracy at one checkpoint (MMLU: the mean of its
+    four test parts, which are kept too)."""
+    out = {}
+    for short, task in {**TASKS, **MMLU}.items():
+        out[f"bpb_{short}"] = float(row[f"eval/downstream_bpb/{task}_rc_5shot_bpb"])
+        out[f"acc_{short}"] = float(row[f"eval/downstream/{task}_rc_5shot_len_norm"])
+    for stat in ("bpb", "acc"):
+        out[f"{stat}_mmlu"] = float(np.mean([out[f"{stat}_{m}"] for m in MMLU]))
+    return out
 
 
 #: The paper's tasks (Bhagia et al. 2024): short name -> the raw columns' task name.

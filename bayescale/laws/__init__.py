@@ -7,13 +7,16 @@ from .chinchilla import ChinchillaLaw
 from .data_constrained import DataConstrainedLaw
 from .isoflop import IsoFLOPLaw
 from .kaplan import KaplanC, KaplanD, KaplanJoint, KaplanN
+from .link import LINKS, ExpLink, SigmoidLink
 from .score import ScoreLogLinear, ScoreSaturating
 
 __all__ = [
     "LAWS",
+    "LINKS",
     "BrokenPowerLaw",
     "ChinchillaLaw",
     "DataConstrainedLaw",
+    "ExpLink",
     "IsoFLOPLaw",
     "KaplanC",
     "KaplanD",
@@ -22,6 +25,7 @@ __all__ = [
     "Law",
     "ScoreLogLinear",
     "ScoreSaturating",
+    "SigmoidLink",
     "law_from_dict",
     "make_law",
     "register_law",

@@ -125,6 +125,15 @@ class Law:
     #: the level down but not the split between ``E`` and a slowly decaying term, the posterior
     #: is a curved ridge in ``log E`` and straight in the level (see :mod:`bayescale.model`).
     level_param: ClassVar[str | None] = None
+    #: Parameters the sampler reaches through a coordinate of the law's own choosing
+    #: (:meth:`from_coordinate`), the prior staying on the parameter: where the data pin down
+    #: a combination of parameters rather than each (a sigmoid seen only in its tail fixes
+    #: the tail's amplitude, not its midpoint and ceiling apart). Ungrouped laws only.
+    mapped_params: ClassVar[tuple[str, ...]] = ()
+    #: Whether a fit takes every checkpoint of training curves as data (past the warm-up rule
+    #: of :func:`bayescale.curves.keep_checkpoints`), not each run's final one: a relation that
+    #: holds at every checkpoint, such as a link from task loss to score.
+    every_checkpoint: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -369,6 +378,16 @@ class Law:
     ) -> dict[str, Any]:
         """Compute, ``N_opt``, ``D_opt`` and ``reachable`` where the optimal loss is ``target``."""
         raise ConfigError(f"the {self.name} law has no compute-optimal frontier (needs N and D)")
+
+    def from_coordinate(self, name: str, u: Any, values: Mapping[str, Any], xp: Any) -> Any:
+        """A mapped parameter (:attr:`mapped_params`) from its sampler coordinate ``u``, given
+        the other parameters' ``values``: ``(value, log |d value / d u|)``."""
+        raise NotImplementedError
+
+    def to_coordinate(self, name: str, values: Mapping[str, Any]) -> Any:
+        """The inverse of :meth:`from_coordinate`: the coordinate of ``values[name]`` (NumPy;
+        for the sampler's start and for tests)."""
+        raise NotImplementedError
 
     def derived(self, posterior: Mapping[str, Any]) -> dict[str, Any]:
         """Derived quantities added to the posterior (e.g. allocation exponents)."""
