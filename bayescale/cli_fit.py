@@ -150,37 +150,7 @@ def fit(
         read = read_options(loss_unit, flops_per_token_param)
         if score_column is not None or link is not LinkName.sigmoid or chance is not None:
             _check_chain(score_column, method)
-        if score_column is not None:
-            from .chain import fit_chain
-
-            result = fit_chain(
-                model,
-                runs,
-                link=link.value,
-                chance=chance,
-                columns=columns,
-                **read,
-                draws=draws,
-                tune=tune,
-                chains=chains,
-                seed=seed,
-                sampler=sampler.value,
-                exclude_top_loss=exclude_top_loss,
-                target_accept=target_accept,
-                progress=progress_flag(progress),
-                drift=drift,
-                min_fraction=min_fraction,
-            )
-            result.save(out, extra={"command": sys.argv})
-            _print_fit(result, out)
-            _warn_untrusted(result, out, strict)
-            return
-        table = model.load_runs(runs, columns=columns, **read)
-        if method is not FitMethod.mcmc:
-            _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)
-            return
-        result = model.fit(
-            table,
+        fit_options = dict(
             draws=draws,
             tune=tune,
             chains=chains,
@@ -192,6 +162,18 @@ def fit(
             drift=drift,
             min_fraction=min_fraction,
         )
+        if score_column is not None:
+            from .chain import fit_chain
+
+            result = fit_chain(
+                model, runs, link=link.value, chance=chance, columns=columns, **read, **fit_options
+            )
+        else:
+            table = model.load_runs(runs, columns=columns, **read)
+            if method is not FitMethod.mcmc:
+                _point_fit(model, table, out, method.value, n_boot, seed, exclude_top_loss)
+                return
+            result = model.fit(table, **fit_options)
         result.save(out, extra={"command": sys.argv})
     _print_fit(result, out)
     _warn_untrusted(result, out, strict)
