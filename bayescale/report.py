@@ -54,6 +54,11 @@ def _figures(fit: Fit) -> dict[str, Any]:
         figs["IsoFLOP profiles"] = plots.plot_isoflop(fit).figure
         figs["IsoLoss contours and efficient frontier"] = plots.plot_isoloss(fit).figure
         figs["Compute-optimal allocation"] = plots.plot_allocation(fit)[0].figure
+    if fit.link is not None:  # a downstream chain: the score and the link
+        from . import chain_plots
+
+        figs["Downstream score against compute"] = chain_plots.plot_score(fit).figure
+        figs["Link from task loss to score"] = chain_plots.plot_link(fit).figure
     figs["Posterior-predictive check"] = plots.plot_residuals(fit).figure
     names = [p for p in ("alpha", "beta", "E", "gamma") if p in fit.posterior][:3]
     if len(names) >= 2:

@@ -223,3 +223,20 @@ def test_chain_from_the_cli(world, tmp_path, capsys, monkeypatch):
         monkeypatch,
     )
     assert code == 2 and "--score-column" in err and not bad.exists()
+
+
+def test_chain_figures_and_report(chain, tmp_path):
+    """The report of a chain shows the score against compute and the link; both figures draw
+    the fitted rows."""
+    import matplotlib.pyplot as plt
+
+    from bayescale.chain_plots import plot_link, plot_score
+    from bayescale.report import write_report
+
+    ax = plot_score(chain)
+    assert len(ax.collections[-1].get_offsets()) == 20  # the runs' final checkpoints
+    ax2 = plot_link(chain)
+    assert len(ax2.collections[0].get_offsets()) == len(chain.link.runs)
+    plt.close("all")
+    html = write_report(chain, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Downstream score against compute" in html and "Link from task loss to score" in html
