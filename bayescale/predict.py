@@ -24,6 +24,7 @@ from .curves import cosine_remaining, planned_totals
 from .drift import with_drift
 from .exceptions import ConfigError, ExtrapolationWarning
 from .fit import Fit
+from .summaries import add_interval, paired, positive_values, quantiles, result_frame
 
 __all__ = [
     "loss_draws",
@@ -38,55 +39,9 @@ __all__ = [
 ]
 
 MAX_EXTRAPOLATION = 100.0  #: compute factor beyond the largest fitted run that triggers a warning
-_HUGE = np.finfo(float).max
 
 
 # ------------------------------------------------------------------------------- helpers
-def _positive(name: str, values: Any) -> np.ndarray:
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be numeric, got {values!r}") from None
-    if arr.size == 0:
-        raise ConfigError(f"{name} is empty")
-    bad = ~np.isfinite(arr) | (arr <= 0)
-    if bad.any():
-        raise ConfigError(f"{name} must be positive and finite, got {arr[bad][0]:g}")
-    return arr.ravel()
-
-
-def _pair(N: Any, D: Any) -> tuple[np.ndarray, np.ndarray]:
-    n, d = _positive("N", N), _positive("D", D)
-    try:
-        n, d = np.broadcast_arrays(n, d)
-    except ValueError:
-        raise ConfigError(f"N and D must have the same length, got {n.size} and {d.size}") from None
-    return n.astype(float), d.astype(float)
-
-
-def _quantiles(x: np.ndarray, interval: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median and central interval over axis 0; +inf (unreachable) draws stay +inf."""
-    q = (1 - interval) / 2
-    finite = np.where(np.isposinf(x), _HUGE, x)
-    med, lo, hi = np.quantile(finite, [0.5, q, 1 - q], axis=0)
-    back = [np.where(v >= _HUGE / 2, np.inf, v) for v in (med, lo, hi)]
-    return back[0], back[1], back[2]
-
-
-def _add(table: dict[str, Any], name: str, draws: np.ndarray, interval: float) -> None:
-    table[f"{name}_median"], table[f"{name}_lower"], table[f"{name}_upper"] = _quantiles(
-        draws, interval
-    )
-
-
-def _frame(table: dict[str, Any], interval: float) -> pd.DataFrame:
-    from .display import ResultFrame
-
-    out = ResultFrame(table)
-    out.attrs["interval"] = interval
-    return out
-
-
 def _extrapolation(
     fit: Fit, n: np.ndarray | None, d: np.ndarray | None, c: np.ndarray, max_extrapolation: float
 ) -> dict[str, np.ndarray]:
@@ -135,7 +90,7 @@ def _inputs(
     values = {K.N: n, K.D: d, K.C: k * n * d}
     for name, value in (extra or {}).items():
         if value is not None:
-            values[name] = np.broadcast_to(_positive(name, value), np.shape(n)).astype(float)
+            values[name] = np.broadcast_to(positive_values(name, value), np.shape(n)).astype(float)
     missing = [x for x in fit.law.inputs if x not in values]
     if missing:
         flags = ", ".join(f"{x}= (CLI: --{x.replace('_', '-')})" for x in missing)
@@ -162,7 +117,7 @@ def loss_draws(fit: Fit, N: Any, D: Any, group: str | None = None) -> xr.DataArr
     >>> bs.loss_draws(fit, [1e9, 2e9], [2e10, 4e10]).dims
     ('chain', 'draw', 'point')
     """
-    n, d = _pair(N, D)
+    n, d = paired(N, D)
     post = fit.select(group)
     params = {name: post[name] for name in fit.law.sampled_params}
     loss = fit.law.predict(
@@ -259,7 +214,7 @@ def predict_loss(
     """
     k = fit_k(fit, k)
     interval = check_interval(interval)
-    n, d = _pair(N, D)
+    n, d = paired(N, D)
     c = k * n * d
     if unique_tokens is not None and "unique_tokens" not in fit.law.inputs:
         raise ConfigError(f"the {fit.law.name} law does not take unique_tokens")
@@ -268,7 +223,9 @@ def predict_loss(
     inputs = _inputs(fit, n, d, k, extra)
     loss = fit.law.predict(p, **inputs)
     if run_tokens is not None:  # a checkpoint within a planned run: the anneal still to come
-        total = planned_totals(_positive("run_tokens", run_tokens), d, fit.law.likelihood.curve)
+        total = planned_totals(
+            positive_values("run_tokens", run_tokens), d, fit.law.likelihood.curve
+        )
         loss = loss + p["anneal"] * cosine_remaining(d, total)
     if target_score is not None and fit.link is None:
         raise ConfigError(NO_LINK)
@@ -279,17 +236,17 @@ def predict_loss(
         table["unique_tokens"] = inputs["unique_tokens"]
     if run_tokens is not None:
         table[K.RUN_TOKENS] = total
-    _add(table, "loss", loss, interval)
-    _add(table, "loss_new_run", new, interval)
+    add_interval(table, "loss", loss, interval)
+    add_interval(table, "loss_new_run", new, interval)
     if target is not None:
-        t = _positive("target", target)
+        t = positive_values("target", target)
         table["prob_below_target"] = (new < t).mean(axis=0)
     if fit.link is not None:
         scores = score_table(fit.link, new, rng, check_finite("target_score", target_score))
-        _add(table, "score", scores.pop("score"), interval)
+        add_interval(table, "score", scores.pop("score"), interval)
         table.update(scores)
     table.update(_extrapolation(fit, n, d, c, max_extrapolation))
-    return _frame(table, interval)
+    return result_frame(table, interval)
 
 
 def prob_score_above(
@@ -308,7 +265,7 @@ def prob_score_above(
     """
     if fit.link is None:
         raise ConfigError(NO_LINK)
-    n, d = _pair(N, D)
+    n, d = paired(N, D)
     t = check_finite("target", target)
     p, k = fit.draws(), fit_k(fit)
     rng = _rng(fit, seed)
@@ -340,8 +297,8 @@ def prob_loss_below(
     >>> bool(p.prob_new_run_below.is_monotonic_increasing)  # bigger run, likelier to beat it
     True
     """
-    n, d = _pair(N, D)
-    t = _positive("target", target)
+    n, d = paired(N, D)
+    t = positive_values("target", target)
     if t.size != 1:
         raise ConfigError("target must be a single loss value")
     p, k = fit.draws(group), fit_k(fit)
@@ -376,7 +333,7 @@ def allocation_exponents(
     for name in ("a", "b"):
         if name not in post:
             raise ConfigError(f"the {fit.law.name} law has no allocation exponents")
-        med, lo, hi = _quantiles(post[name].to_numpy().reshape(-1, 1), interval)
+        med, lo, hi = quantiles(post[name].to_numpy().reshape(-1, 1), interval)
         rows[name] = {"median": med[0], "lower": lo[0], "upper": hi[0]}
     out = pd.DataFrame(rows).T
     out.attrs["interval"] = interval
@@ -413,13 +370,13 @@ def optimal_allocation(
     """
     k = fit_k(fit, k)
     interval = check_interval(interval)
-    c = _positive("compute", compute)
+    c = positive_values("compute", compute)
     out = fit.law.optimal_allocation(fit.draws(group), c, k=k)
     table: dict[str, Any] = {K.COMPUTE: c}
     for name in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
-        _add(table, name, out[name], interval)
+        add_interval(table, name, out[name], interval)
     table.update(_extrapolation(fit, None, None, c, max_extrapolation))
-    frame = _frame(table, interval)
+    frame = result_frame(table, interval)
     exps = allocation_exponents(fit, interval, group)
     frame.attrs["a"] = exps.loc["a"].to_dict()
     frame.attrs["b"] = exps.loc["b"].to_dict()
@@ -450,12 +407,12 @@ def compute_for_loss(
     """
     k = fit_k(fit, k)
     interval = check_interval(interval)
-    t = _positive("target", target)
+    t = positive_values("target", target)
     out = fit.law.compute_for_loss(fit.draws(group), t, k=k)
     table: dict[str, Any] = {"target": t, "prob_unreachable": 1.0 - out["reachable"].mean(axis=0)}
     for name in ("compute", "N_opt", "D_opt"):
-        _add(table, name, out[name], interval)
-    return _frame(table, interval)
+        add_interval(table, name, out[name], interval)
+    return result_frame(table, interval)
 
 
 # --------------------------------------------------------------------------- decisions
@@ -484,8 +441,8 @@ def expected_gain(
     """
     k = fit_k(fit, k)
     interval = check_interval(interval)
-    n, d = _pair(N, D)
-    f = _positive("factor", factor)
+    n, d = paired(N, D)
+    f = positive_values("factor", factor)
     if f.size != 1:
         raise ConfigError("factor must be a single number")
     if along not in ("N", "D", "C"):
@@ -500,10 +457,10 @@ def expected_gain(
         after = fit.law.optimal_allocation(p, f * k * n * d, k=k)["loss_opt"]
     gain = before - after
     table: dict[str, Any] = {K.N: n, K.D: d, "factor": float(f[0]), "along": along}
-    _add(table, "loss", before, interval)
-    _add(table, "gain", gain, interval)
+    add_interval(table, "loss", before, interval)
+    add_interval(table, "gain", gain, interval)
     table["prob_gain_above_zero"] = (gain > 0).mean(axis=0)
-    return _frame(table, interval)
+    return result_frame(table, interval)
 
 
 def suboptimality(
@@ -529,15 +486,15 @@ def suboptimality(
     """
     k = fit_k(fit, k)
     interval = check_interval(interval)
-    n, d = _pair(N, D)
+    n, d = paired(N, D)
     c = k * n * d
     p = fit.draws(group)
     loss = _law_loss(fit, p, n, d, k)
     loss_opt = fit.law.optimal_allocation(p, c, k=k)["loss_opt"]
     c_eff = fit.law.compute_for_loss(p, loss, k=k)["compute"]
     table: dict[str, Any] = {K.N: n, K.D: d, K.C: c}
-    _add(table, "loss", loss, interval)
-    _add(table, "loss_opt", loss_opt, interval)
-    _add(table, "extra_loss", loss - loss_opt, interval)
-    _add(table, "compute_multiplier", c / c_eff, interval)
-    return _frame(table, interval)
+    add_interval(table, "loss", loss, interval)
+    add_interval(table, "loss_opt", loss_opt, interval)
+    add_interval(table, "extra_loss", loss - loss_opt, interval)
+    add_interval(table, "compute_multiplier", c / c_eff, interval)
+    return result_frame(table, interval)
