@@ -27,31 +27,25 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from . import constants as K
 from .curves import MIN_FRACTION
-from .data import load_runs
 from .exceptions import ConfigError
 from .fit import Fit
 from .laws.base import Law
-from .laws.link import LINKS
+from .laws.link import LINKS, SCORE
 
-__all__ = ["chain_summary", "fit_chain", "link_scores", "make_link", "score_table", "SCORE"]
+__all__ = ["fit_chain", "link_scores", "make_link", "NO_LINK"]
 
-SCORE = "score"
 NO_LINK = (
     "this fit predicts losses only: a score needs a downstream chain (fit_chain; CLI: bayescale "
     "fit ... --score-column COL)"
 )
 
 
-def make_link(
-    link: str | Law = "sigmoid", chance: float | None = None, likelihood: str = "studentt"
-) -> Law:
+def make_link(link: str | Law = "sigmoid", chance: float | None = None) -> Law:
     """The step-2 law: a link's short name (``"sigmoid"``, ``"exp"``, see
-    :data:`~bayescale.laws.link.LINKS`) with the task's chance level and ``likelihood``, or a
-    link law as it is.
+    :data:`~bayescale.laws.link.LINKS`) with the task's chance level, or a link law as it is.
 
     Examples
     --------
@@ -64,7 +58,7 @@ def make_link(
         return link
     if link not in LINKS:
         raise ConfigError(f"unknown link {link!r}; known: {', '.join(LINKS)}")
-    return LINKS[link](chance=chance, likelihood=likelihood)
+    return LINKS[link](chance=chance)
 
 
 def fit_chain(
@@ -115,13 +109,12 @@ def fit_chain(
         Naming the column and rows of a missing, non-numeric or NaN loss or score.
     """
     link_law = make_link(link, chance)
-    table = load_runs(
+    table = law.load_runs(
         runs,
         columns,
         loss_unit=loss_unit,
         flops_per_param_token=flops_per_param_token,
         numeric=(SCORE,),
-        require=_law_inputs(law),
     )
     step1 = law.fit(table.drop(columns=[SCORE]), min_fraction=min_fraction, **options)
     inherited = {k: v for k, v in options.items() if k not in ("drift", "exclude_top_loss")}
@@ -134,10 +127,6 @@ def fit_chain(
         "note": f"step 2 fitted on {len(step2.runs)} rows (min_fraction {min_fraction:g})",
     }
     return step1
-
-
-def _law_inputs(law: Law) -> tuple[str, ...]:
-    return tuple(x for x in law.inputs if x not in (K.N, K.D, K.C))
 
 
 def link_scores(
@@ -166,24 +155,3 @@ def link_scores(
     if not noise:
         return np.asarray(mu, dtype=float)
     return np.asarray(link.law.likelihood.sample(rng, mu, lik), dtype=float)
-
-
-def score_table(
-    link: Fit, loss_new: np.ndarray, rng: np.random.Generator, target: float | None = None
-) -> dict[str, np.ndarray]:
-    """A new run's score draws at each point (``score``) and, with ``target``,
-    ``prob_score_above_target``: the share of draws at or above it."""
-    score = link_scores(link, loss_new, rng)
-    out = {"score": score}
-    if target is not None:
-        out["prob_score_above_target"] = (score >= float(target)).mean(axis=0)
-    return out
-
-
-def chain_summary(fit: Fit) -> pd.DataFrame:
-    """Both steps' parameters in one table (``step`` column: ``law`` or ``link``)."""
-    if fit.link is None:
-        raise ConfigError("this fit has no link: it predicts losses only (see fit_chain)")
-    one = fit.summary().assign(step="law")
-    two = fit.link.summary().assign(step="link")
-    return pd.concat([one, two])

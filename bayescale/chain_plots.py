@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import constants as K
+from .chain import NO_LINK
 from .curves import at_end
 from .exceptions import ConfigError
 from .fit import Fit
@@ -31,7 +32,7 @@ BLUE, ORANGE = "#0072B2", "#E69F00"
 
 def _link_of(fit: Fit) -> Fit:
     if fit.link is None:
-        raise ConfigError("this fit has no link: it predicts losses only (see fit_chain)")
+        raise ConfigError(NO_LINK)
     return fit.link
 
 

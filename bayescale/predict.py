@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
-from .chain import NO_LINK, link_scores, score_table
+from .chain import NO_LINK, link_scores
 from .checks import check_finite, check_interval
 from .curves import cosine_remaining, planned_totals
 from .drift import with_drift
@@ -241,10 +241,12 @@ def predict_loss(
     if target is not None:
         t = positive_values("target", target)
         table["prob_below_target"] = (new < t).mean(axis=0)
-    if fit.link is not None:
-        scores = score_table(fit.link, new, rng, check_finite("target_score", target_score))
-        add_interval(table, "score", scores.pop("score"), interval)
-        table.update(scores)
+    if fit.link is not None:  # a new run's score: its task loss through the link, paired draws
+        score = link_scores(fit.link, new, rng)
+        add_interval(table, "score", score, interval)
+        if target_score is not None:
+            t_score = check_finite("target_score", target_score)
+            table["prob_score_above_target"] = (score >= t_score).mean(axis=0)
     table.update(_extrapolation(fit, n, d, c, max_extrapolation))
     return result_frame(table, interval)
 
@@ -278,7 +280,7 @@ def prob_score_above(
             K.D: d,
             "target": t,
             "prob_law_above": (expected >= t).mean(axis=0),
-            "prob_new_run_above": (score_table(fit.link, new, rng)["score"] >= t).mean(axis=0),
+            "prob_new_run_above": (link_scores(fit.link, new, rng) >= t).mean(axis=0),
         }
     )
 

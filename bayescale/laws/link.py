@@ -30,10 +30,10 @@ from .. import constants as K
 from ..exceptions import ConfigError
 from ..priors import Prior
 from .base import Law, register_law
+from .score import SCORE
 
-__all__ = ["SigmoidLink", "ExpLink", "LINKS"]
+__all__ = ["SigmoidLink", "ExpLink", "LINKS", "SCORE"]
 
-SCORE = "score"
 #: The floor's prior sd around the task's chance level, and its prior without one.
 CHANCE_SD = 0.05
 FLOOR_WITHOUT_CHANCE = Prior("TruncatedNormal", mu=0.25, sigma=0.25, lower=0.0, upper=1.0)
