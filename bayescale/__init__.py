@@ -20,6 +20,7 @@ with _warnings.catch_warnings():  # ArviZ announces its 1.0 refactor on import; 
 from .chain import fit_chain
 from .compare import compare
 from .data import drop_top_loss, load_runs
+from .design import Design, design_runs
 from .exceptions import (
     BayescaleError,
     BayescaleWarning,
@@ -73,6 +74,7 @@ __all__ = [
     "BrokenPowerLaw",
     "ChinchillaLaw",
     "DataConstrainedLaw",
+    "Design",
     "ExpLink",
     "fit_chain",
     "IsoFLOPLaw",
@@ -98,6 +100,7 @@ __all__ = [
     "allocation_exponents",
     "compare",
     "compute_for_loss",
+    "design_runs",
     "expected_gain",
     "learn_priors",
     "loss_draws",

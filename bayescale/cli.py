@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from . import cli_batch, cli_decisions, cli_fit  # noqa: F401  (register the commands)
+from . import cli_batch, cli_decisions, cli_design, cli_fit  # noqa: F401  (register them)
 from .cli_app import EXIT_BAD_INPUT, app, err
 
 __all__ = ["app", "main"]
