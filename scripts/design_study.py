@@ -55,6 +55,7 @@ TPP = (2.0, 300.0)
 ADDED, BATCH = 12, 4
 DRAWS = 1000
 RANKED = {"per_flop": "expected shrinkage per FLOP", "shrinkage": "expected shrinkage"}
+SIMS = 128  #: design_runs' simulations per candidate (``--sims``; its default)
 RANK = "per_flop"  #: design_runs' rank (``--rank``; set before the worker processes fork)
 
 
@@ -84,7 +85,14 @@ def _design_arm(runs, pool, observe, seed):
     spent, predicted = 0.0, []
     for step in range(ADDED // BATCH):
         plan = design_runs(
-            fit, TARGET, compute=COMPUTE, candidates=pool, batch=BATCH, seed=seed + step, rank=RANK
+            fit,
+            TARGET,
+            compute=COMPUTE,
+            candidates=pool,
+            batch=BATCH,
+            seed=seed + step,
+            rank=RANK,
+            sims=SIMS,
         )
         chosen = plan.picks[["N", "D", "C"]]
         key = pool.set_index(["N", "D"]).index
@@ -221,10 +229,12 @@ def main() -> None:
         "--out", help="default: docs/design_study.md (docs/design_study_shrinkage.md)"
     )
     parser.add_argument("--rank", choices=["per_flop", "shrinkage"], default="per_flop")
+    parser.add_argument("--sims", type=int, default=128)
     args = parser.parse_args()
-    global RANK
-    RANK = args.rank
+    global RANK, SIMS
+    RANK, SIMS = args.rank, args.sims
     suffix = "" if args.rank == "per_flop" else f"_{args.rank}"
+    sims_flag = "" if args.sims == 128 else f" --sims {args.sims}"
     out = Path(args.out or ROOT / "docs" / f"design_study{suffix}.md")
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
@@ -237,7 +247,7 @@ def main() -> None:
     )
     text = f"""# Which run next: design against random and IsoFLOP runs at equal compute
 
-Written by `python scripts/design_study.py --reps {args.reps} --rank {args.rank}`
+Written by `python scripts/design_study.py --reps {args.reps} --rank {args.rank}{sims_flag}`
 ({time.perf_counter() - t0:.0f} s on {args.jobs} processes); do not edit by hand. What it does:
 the script's docstring.
 
