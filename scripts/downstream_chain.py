@@ -65,16 +65,14 @@ def _paper_sigmoid(x, a, x0, k, b):
     return a / (1 + np.exp(-k * (x - x0))) + b
 
 
-def baseline(task: str, rungs: pd.DataFrame, n: float, d: float) -> dict:
-    """The paper's two point fits, chained."""
-    runs = bs.load_runs(
-        final_checkpoints(bs.load_runs(rungs, columns={"loss": f"bpb_{task}"}, loss_unit="bits"))
-    )
-    point = huber_fit(bs.ChinchillaLaw(noise="constant"), runs)
-    loss = float(bs.ChinchillaLaw().predict(point, N=n, D=d))
+def paper_link(rungs: pd.DataFrame, task: str, ideal_point: bool) -> np.ndarray:
+    """The paper's sigmoid from task loss (nats) to accuracy by least squares on the
+    checkpoints past 10% of their run (with its ideal point, loss 0 -> accuracy 1)."""
     keep = rungs[keep_checkpoints(bs.load_runs(rungs), 0.1, None)]
-    x = np.r_[keep[f"bpb_{task}"].to_numpy(float) * LN2, 0.0]
-    y = np.r_[keep[f"acc_{task}"].to_numpy(float), 1.0]  # the paper's ideal point
+    x = keep[f"bpb_{task}"].to_numpy(float) * LN2
+    y = keep[f"acc_{task}"].to_numpy(float)
+    if ideal_point:
+        x, y = np.r_[x, 0.0], np.r_[y, 1.0]
     lo = CHANCE[task]
     p, _ = curve_fit(
         _paper_sigmoid,
@@ -84,6 +82,17 @@ def baseline(task: str, rungs: pd.DataFrame, n: float, d: float) -> dict:
         bounds=([-1.0, 0.0, 0.0, 0.0], [0.0, np.inf, np.inf, 1.0]),
         maxfev=500000,
     )
+    return p
+
+
+def baseline(task: str, rungs: pd.DataFrame, n: float, d: float) -> dict:
+    """The paper's two point fits, chained."""
+    runs = bs.load_runs(
+        final_checkpoints(bs.load_runs(rungs, columns={"loss": f"bpb_{task}"}, loss_unit="bits"))
+    )
+    point = huber_fit(bs.ChinchillaLaw(noise="constant"), runs)
+    loss = float(bs.ChinchillaLaw().predict(point, N=n, D=d))
+    p = paper_link(rungs, task, ideal_point=True)
     return {"loss": loss, "score": float(_paper_sigmoid(loss, *p))}
 
 

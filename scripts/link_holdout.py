@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import curve_fit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from downstream_chain import CHANCE, _paper_sigmoid  # noqa: E402
+from downstream_chain import CHANCE, LN2, _paper_sigmoid, paper_link  # noqa: E402
 from study_data import markdown  # noqa: E402
 
 import bayescale as bs  # noqa: E402
@@ -38,23 +37,12 @@ from bayescale.curves import keep_checkpoints  # noqa: E402
 from bayescale.datasets import load_olmo_ladder  # noqa: E402
 from bayescale.io import atomic_write_text  # noqa: E402
 
-LN2 = float(np.log(2.0))
 
-
-def _link(rows: pd.DataFrame, task: str):
+def _link(rows: pd.DataFrame, task: str) -> tuple[np.ndarray, float]:
+    p = paper_link(rows, task, ideal_point=False)
     keep = rows[keep_checkpoints(bs.load_runs(rows), 0.1, None)]
     x = keep[f"bpb_{task}"].to_numpy(float) * LN2
-    y = keep[f"acc_{task}"].to_numpy(float)
-    lo = CHANCE[task]
-    p, _ = curve_fit(
-        _paper_sigmoid,
-        x,
-        y,
-        p0=[lo - 1.0, 0.9, 3.0, 1.0],
-        bounds=([-1.0, 0.0, 0.0, 0.0], [0.0, np.inf, np.inf, 1.0]),
-        maxfev=200000,
-    )
-    return p, float(np.std(y - _paper_sigmoid(x, *p)))
+    return p, float(np.std(keep[f"acc_{task}"].to_numpy(float) - _paper_sigmoid(x, *p)))
 
 
 def main() -> None:
