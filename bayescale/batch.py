@@ -33,8 +33,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import constants as K
-from .exceptions import BayescaleError, BayescaleWarning, ConfigError, ExtrapolationWarning
+from .answers import COLUMNS, answer_job, answer_questions
+from .exceptions import BayescaleError, BayescaleWarning, ConfigError
 from .io import (
     atomic_write_file,
     atomic_write_text,
@@ -79,10 +79,17 @@ class BatchResult:
 
 
 # ----------------------------------------------------------------------------- worker
-def fit_job(law_dict: dict[str, Any], runs: pd.DataFrame, settings: dict[str, Any]) -> dict:
+def fit_job(
+    law_dict: dict[str, Any],
+    runs: pd.DataFrame,
+    settings: dict[str, Any],
+    questions: Job | None = None,
+) -> dict:
     """Fit one job (runs on a worker). Never raises: an error comes back as ``{"error": ...}``.
 
-    Returns the saved fit's files as bytes, the timings and any bayescale warnings.
+    Returns the saved fit's files as bytes, the timings, any bayescale warnings, and, given the
+    job (``questions``), its answers computed here on the worker (``"answers"``: rows, or an
+    error of answering) with the fit's diagnostics, so the parent does not load the fit again.
     """
     from .laws import law_from_dict
 
@@ -97,9 +104,12 @@ def fit_job(law_dict: dict[str, Any], runs: pd.DataFrame, settings: dict[str, An
             fit.save(tmp / "fit")
         files = {name: (tmp / "fit" / name).read_bytes() for name in _FIT_FILES}
         timing = dict(fit.settings.get("timing", {}))
-        timing["total_s"] = time.perf_counter() - t0
         notes = [str(w.message) for w in caught if issubclass(w.category, BayescaleWarning)]
-        return {"files": files, "timing": timing, "warnings": notes, "worker": worker}
+        out = {"files": files, "timing": timing, "warnings": notes, "worker": worker}
+        if questions is not None:
+            out["answers"] = answer_job(fit, questions)
+        timing["total_s"] = time.perf_counter() - t0
+        return out
     except BayescaleError as exc:
         return {"error": str(exc), "worker": worker}
     except Exception as exc:  # a worker must report, not crash the batch
@@ -137,94 +147,6 @@ def _previous(job_dir: Path, key: str) -> bool:
         return False
     complete = all((job_dir / "fit" / f).is_file() for f in _FIT_FILES)
     return complete and record.get("key") == key and record.get("status") in ("fitted", "skipped")
-
-
-# ---------------------------------------------------------------------------- answers
-def _diag_columns(fit) -> dict[str, Any]:
-    d = fit.diagnostics
-    return {
-        "max_rhat": d.get("max_rhat"),
-        "min_ess_bulk": d.get("min_ess_bulk"),
-        "divergences": d.get("divergences"),
-        "converged": bool(d.get("ok", not d.get("problems"))),
-    }
-
-
-def _copy(row: dict, frame_row: pd.Series, src: str, dst: str) -> None:
-    for s in ("median", "lower", "upper"):
-        row[f"{dst}_{s}"] = float(frame_row[f"{src}_{s}"])
-
-
-def answer_questions(fit, job: Job) -> list[dict[str, Any]]:
-    """One row per question of ``job``, answered with ``fit`` (intervals at ``job.interval``)."""
-    from .predict import compute_for_loss, optimal_allocation, predict_loss
-
-    rows: list[dict[str, Any]] = []
-    max_c = float(fit.runs[K.C].max())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ExtrapolationWarning)  # compute_factor says it
-        if job.budgets:
-            table = optimal_allocation(fit, job.budgets, interval=job.interval)
-            for _, r in table.iterrows():
-                row = {"question": "allocate", "compute": float(r[K.COMPUTE])}
-                _copy(row, r, "N_opt", "N_opt")
-                _copy(row, r, "D_opt", "D_opt")
-                _copy(row, r, "loss_opt", "loss")
-                _copy(row, r, "tokens_per_param", "tokens_per_param")
-                row["compute_factor"] = float(r["compute_factor"])
-                rows.append(row)
-        for plan in job.plans:
-            target = plan.get("target")
-            r = predict_loss(fit, plan["N"], plan["D"], interval=job.interval, target=target)
-            r = r.iloc[0]
-            row = {"question": "predict", "N": plan["N"], "D": plan["D"], "compute": float(r[K.C])}
-            _copy(row, r, "loss_new_run", "loss")
-            if target is not None:
-                row["target"] = target
-                row["prob_below_target"] = float(r["prob_below_target"])
-            row["compute_factor"] = float(r["compute_factor"])
-            rows.append(row)
-        if job.targets:
-            table = compute_for_loss(fit, job.targets, interval=job.interval)
-            for _, r in table.iterrows():
-                row = {"question": "target", "target": float(r["target"])}
-                _copy(row, r, "compute", "compute_needed")
-                _copy(row, r, "N_opt", "N_opt")
-                _copy(row, r, "D_opt", "D_opt")
-                row["prob_unreachable"] = float(r["prob_unreachable"])
-                row["compute_factor"] = float(r["compute_median"]) / max_c
-                rows.append(row)
-    if not rows:
-        rows.append({"question": "fit"})
-    return rows
-
-
-_COLUMNS = [
-    "job",
-    "question",
-    "status",
-    "error",
-    "law",
-    "runs",
-    "seed",
-    "interval",
-    "compute",
-    "N",
-    "D",
-    "target",
-    *(
-        f"{q}_{s}"
-        for q in ("loss", "N_opt", "D_opt", "tokens_per_param", "compute_needed")
-        for s in ("median", "lower", "upper")
-    ),
-    "prob_below_target",
-    "prob_unreachable",
-    "compute_factor",
-    "max_rhat",
-    "min_ess_bulk",
-    "divergences",
-    "converged",
-]
 
 
 # -------------------------------------------------------------------------- executors
@@ -359,8 +281,9 @@ def run_batch(
         settings = dict(job.fit_settings)
         if settings["cores"] is None and client is None and scheduler is None:
             settings["cores"] = max(1, ncpu // min(workers, len(jobs)))
-        payloads[job.name] = (job.make_law().to_dict(), runs, settings)
+        payloads[job.name] = (job.make_law().to_dict(), runs, settings, job)
 
+    by_worker: dict[str, dict[str, Any]] = {}  # the answers workers computed, by job
     advance = _progress_bar(len(payloads), progress)
     owned = None  # a client this call connected itself (closed at the end)
     if payloads:
@@ -370,7 +293,7 @@ def run_batch(
             client = owned = Client(scheduler)
         if client is not None:
             cores = dask_cores_per_job(client, len(payloads))
-            for _, _, settings in payloads.values():
+            for _, _, settings, _ in payloads.values():
                 if settings["cores"] is None:
                     settings["cores"] = cores
             submit, as_completed, close = _dask_executor(client)
@@ -384,6 +307,8 @@ def run_batch(
                 name = futures[future]
                 result = future.result()
                 _store(out / "jobs" / name, records[name], result)
+                if "answers" in result:
+                    by_worker[name] = result["answers"]
                 advance(f"{name}: {records[name]['status']}")
         finally:
             close()
@@ -395,9 +320,9 @@ def run_batch(
     rows = []
     by_name = {job.name: job for job in jobs}
     for name, rec in records.items():
-        rows += _job_rows(by_name[name], rec, out / "jobs" / name)
+        rows += _job_rows(by_name[name], rec, out / "jobs" / name, by_worker.get(name))
     risks = pd.DataFrame(rows)
-    risks = risks.reindex(columns=[*_COLUMNS, *[c for c in risks.columns if c not in _COLUMNS]])
+    risks = risks.reindex(columns=[*COLUMNS, *[c for c in risks.columns if c not in COLUMNS]])
     _write_outputs(
         out,
         risks,
@@ -424,7 +349,11 @@ def _store(job_dir: Path, rec: dict[str, Any], result: dict[str, Any]) -> None:
     atomic_write_text(job_dir / "job.json", dumps(record))
 
 
-def _job_rows(job: Job, rec: dict[str, Any], job_dir: Path) -> list[dict[str, Any]]:
+def _job_rows(
+    job: Job, rec: dict[str, Any], job_dir: Path, answers: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The job's rows of risks.csv: from the answers its worker computed, or (a job skipped as
+    unchanged) from its saved fit."""
     base = {
         "job": job.name,
         "law": job.law,
@@ -434,22 +363,21 @@ def _job_rows(job: Job, rec: dict[str, Any], job_dir: Path) -> list[dict[str, An
     }
     if rec["status"] == "failed":
         return [{**base, "question": "fit", "status": "failed", "error": rec["error"]}]
-    from .fit import load_fit
+    if answers is None:
+        from .fit import load_fit
 
-    try:
-        fit = load_fit(job_dir / "fit")
-        rec["diagnostics"] = {
-            k: fit.diagnostics.get(k)
-            for k in ("max_rhat", "min_ess_bulk", "divergences", "ok", "problems")
-        }
-        rec["converged"] = bool(fit.diagnostics.get("ok", False))
-        rec["fit_dir"] = str(job_dir / "fit")
-        answers = answer_questions(fit, job)
-    except BayescaleError as exc:
-        rec.update(status="failed", error=f"answering: {exc}")
+        try:
+            answers = answer_job(load_fit(job_dir / "fit"), job)
+        except BayescaleError as exc:
+            answers = {"error": f"answering: {exc}"}
+    if "error" in answers:
+        rec.update(status="failed", error=answers["error"])
         return [{**base, "question": "fit", "status": "failed", "error": rec["error"]}]
-    diag = _diag_columns(fit)
-    return [{**base, "status": "ok", "error": None, **row, **diag} for row in answers]
+    rec["diagnostics"] = answers["diagnostics"]
+    rec["converged"] = bool(answers["diagnostics"].get("ok", False))
+    rec["fit_dir"] = str(job_dir / "fit")
+    diag = answers["columns"]
+    return [{**base, "status": "ok", "error": None, **row, **diag} for row in answers["rows"]]
 
 
 def _write_outputs(

@@ -275,7 +275,7 @@ def test_force_refits_every_job_and_exit_code_counts_failures(
 
     sent = []
 
-    def record(law_dict, runs, settings):
+    def record(law_dict, runs, settings, questions=None):
         sent.append(law_dict["name"])
         return {"error": "stand-in for the sampler", "worker": "test"}
 
@@ -317,3 +317,22 @@ def test_columns_key_maps_the_runs_file(tmp_path):
     expected = bs.load_runs(DATA / "chinchilla.csv")
     assert mapped.fit_spec()["columns"] == names
     assert np.allclose(runs[["N", "D", "loss"]], expected[["N", "D", "loss"]])
+
+
+def test_answers_from_the_workers_match_the_saved_fits(batch_dir, local_run):
+    """Each fitted job's questions are answered on its worker, from the fit in memory; the
+    same questions answered from the saved fit (as for a job skipped as unchanged) agree."""
+    from bayescale.answers import answer_job
+
+    jobs = {job.name: job for job in load_manifest(batch_dir[1])}
+    risks = pd.read_csv(local_run.out / "risks.csv")
+    job = jobs["chinchilla-chinchilla"]
+    again = answer_job(bs.load_fit(local_run.out / "jobs" / job.name / "fit"), job)
+    mine = risks[risks["job"] == job.name]
+    assert len(again["rows"]) == len(mine) == 4  # 2 budgets, 1 plan, 1 target
+    for row, (_, r) in zip(again["rows"], mine.iterrows(), strict=True):
+        for key, value in row.items():
+            if isinstance(value, float):
+                assert np.isclose(r[key], value, rtol=1e-5), key
+            else:
+                assert r[key] == value, key
