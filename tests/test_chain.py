@@ -104,6 +104,29 @@ def test_chain_interval_carries_both_steps(chain):
     )
 
 
+def test_chain_with_the_curve_model_as_step_one(world):
+    """Step 1 may be the curve model (every checkpoint, the schedule term): the chain fits,
+    predicts a fully trained run's score near the truth, and a checkpoint part-way through a
+    planned run (run_tokens) sits above the trained run's loss."""
+    fit = bs.fit_chain(
+        bs.ChinchillaLaw(likelihood="curve"),
+        world,
+        chance=0.25,
+        columns={"loss": "task_loss", "score": "accuracy"},
+        seed=seed(14),
+        **FIT,
+    )
+    assert fit.law.likelihood.curve and fit.link is not None
+    n, d = 2e9, 2e11  # twice the largest size, 100 tokens per parameter
+    table = bs.predict_loss(fit, n, d).iloc[0]
+    truth = bs.SigmoidLink().predict(LINK, loss=bs.ChinchillaLaw().predict(TASK_LAW, N=n, D=d))
+    half = (table.score_upper - table.score_lower) / 2
+    check("|median - true score| / half-width", abs(table.score_median - truth) / half, "<", 2)
+    part = bs.predict_loss(fit, n, d / 2, run_tokens=d).iloc[0]
+    whole = bs.predict_loss(fit, n, d / 2).iloc[0]
+    assert part["loss_median"] > whole["loss_median"]  # the anneal still to come
+
+
 def test_chain_saves_and_loads_with_its_link(chain, tmp_path):
     path = chain.save(tmp_path / "chain")
     assert (path / "link" / "posterior.nc").is_file()
