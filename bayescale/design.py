@@ -98,7 +98,6 @@ class _Simulations:
         n_draws = next(iter(draws.values())).shape[0]
         mu = np.broadcast_to(mu, (n_draws, len(candidates)))
         gen = np.random.default_rng(seed).integers(n_draws, size=sims)
-        self.gen = gen
         ys, self.loglik = [], []
         for j in range(len(candidates)):
             at_j = {name: _at(v, j) for name, v in lik.items()}
@@ -291,12 +290,16 @@ def design_runs(
         keep = np.sort(np.random.default_rng(seed).choice(n_all, draws, replace=False))
         full = {name: v[keep] for name, v in full.items()}
     values = target_values(fit, full, target, compute, plan, k)
-    zero = np.zeros((1, len(values)))
-    base, _ = weighted_widths(values, zero, interval)
-    width = float(base[0])
+    # shrinkage compares widths of one estimator: the weighted one, here with equal weights
+    width = float(weighted_widths(values, np.zeros((1, len(values))), interval)[0][0])
     q = (1 - interval) / 2
     lo, med, hi = np.quantile(values, [q, 0.5, 1 - q])
-    current = {"median": float(med), "lower": float(lo), "upper": float(hi), "width": width}
+    current = {
+        "median": float(med),
+        "lower": float(lo),
+        "upper": float(hi),
+        "width": float(hi - lo),
+    }
 
     sim = _Simulations(fit, full, cand, sims, seed, k)
     cost = cand[K.C].to_numpy(float)
