@@ -307,16 +307,15 @@ def design_runs(
     before, chosen, picks, per_sim = width, [], [], []
     ranking = None
     for _ in range(batch):
-        table = _evaluate(values, logw, sim.loglik, chosen, interval, min_ess)
+        table, each = _evaluate(values, logw, sim.loglik, chosen, interval, min_ess)
         gain = (before - table["expected_width"]) / width
         table["shrinkage"] = 1.0 - table["expected_width"] / width
         table["shrinkage_per_flop"] = gain / cost
         if ranking is None:
             ranking = table
         j = int(np.nanargmax((gain / cost if rank == "per_flop" else gain).to_numpy()))
-        widths, ess = weighted_widths(values, logw + sim.loglik[j], interval)
-        per_sim.append((widths, ess))
-        picks.append({**cand.iloc[j].to_dict(), **table.iloc[j].drop([K.N, K.D, K.C]).to_dict()})
+        per_sim.append(each[j])
+        picks.append({**cand.iloc[j].to_dict(), **table.iloc[j].to_dict()})
         logw = logw + sim.loglik[j]
         before = float(table["expected_width"].iloc[j])
         chosen.append(j)
@@ -326,6 +325,12 @@ def design_runs(
     notes: list[str] = []
     can_refit = not (fit.law.grouped or fit.law.likelihood.curve)
     if refit and can_refit:
+
+        def refit_width(rows: pd.DataFrame, seed_m: int) -> float:
+            n, d = plan or (None, None)
+            v = refit_target(fit, rows, target, compute=compute, N=n, D=d, k=k, seed=seed_m)
+            return float(weighted_widths(v, np.zeros((1, len(v))), interval)[0][0])
+
         _refit_picks(
             fit,
             cand,
@@ -335,16 +340,10 @@ def design_runs(
             picked,
             width,
             cost,
-            dict(
-                target=target,
-                compute=compute,
-                plan=plan,
-                k=k,
-                interval=interval,
-                seed=seed,
-                min_ess=min_ess,
-                max_refits=max_refits,
-            ),
+            min_ess,
+            max_refits,
+            refit_width,
+            seed,
         )
     stuck = picked[picked["degenerate"] > 0]
     if len(stuck):
@@ -362,7 +361,7 @@ def design_runs(
         )
     for note in notes:
         warnings.warn(note, ConvergenceWarning, stacklevel=2)
-    ranked = ranking.assign(**{K.N: cand[K.N], K.D: cand[K.D], K.C: cand[K.C]})
+    ranked = pd.concat([cand, ranking], axis=1)
     order = "shrinkage_per_flop" if rank == "per_flop" else "shrinkage"
     ranked = ranked.sort_values(order, ascending=False, kind="stable")
     return Design(
@@ -386,57 +385,57 @@ def _evaluate(
     chosen: list[int],
     interval: float,
     min_ess: float,
-) -> pd.DataFrame:
-    """Expected width, median ESS and degenerate share for each candidate not yet chosen."""
+) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Expected width, median ESS and degenerate share of each candidate not yet chosen, and
+    its per-simulation widths and ESS."""
     n = len(loglik)
     out = {name: np.full(n, np.nan) for name in ("expected_width", "ess", "degenerate")}
+    each = {}
     for j in range(n):
         if j in chosen:
             continue
-        widths, ess = weighted_widths(values, logw + loglik[j], interval)
+        widths, ess = each[j] = weighted_widths(values, logw + loglik[j], interval)
         out["expected_width"][j] = widths.mean()
         out["ess"][j] = np.median(ess)
         out["degenerate"][j] = np.mean(ess < min_ess)
-    frame = pd.DataFrame(out)
-    for col in (K.N, K.D, K.C):
-        frame[col] = np.nan
-    return frame[[K.N, K.D, K.C, "expected_width", "ess", "degenerate"]]
+    return pd.DataFrame(out), each
 
 
-def _refit_picks(fit, cand, sim, chosen, per_sim, picked, width, cost, o) -> None:
+def _refit_picks(
+    fit: Fit,
+    cand: pd.DataFrame,
+    sim: _Simulations,
+    chosen: list[int],
+    per_sim: list[tuple[np.ndarray, np.ndarray]],
+    picked: pd.DataFrame,
+    width: float,
+    cost: np.ndarray,
+    min_ess: float,
+    max_refits: int,
+    refit_width: Any,
+    seed: int,
+) -> None:
     """Replace the degenerate simulations of the chosen runs by refits (at most
     ``max_refits`` in all), updating ``picked`` in place (``degenerate``: the share left)."""
-    budget = o["max_refits"]
-    before = width
+    budget, before = max_refits, width
     for step, j in enumerate(chosen):
         widths, ess = per_sim[step]
         widths = widths.copy()
-        bad = np.flatnonzero(ess < o["min_ess"])
-        done = 0
-        for m in bad[:budget]:
-            rows = cand.iloc[chosen[: step + 1]][[K.N, K.D]].assign(
-                **{fit.law.target: fit.law.from_observed(sim.y[m, chosen[: step + 1]])}
+        bad = np.flatnonzero(ess < min_ess)[:budget] if budget > 0 else np.array([], int)
+        left = int(np.sum(ess < min_ess)) - len(bad)
+        so_far = chosen[: step + 1]
+        for m in bad:
+            rows = cand.iloc[so_far][[K.N, K.D]].assign(
+                **{fit.law.target: fit.law.from_observed(sim.y[m, so_far])}
             )
-            plan = o["plan"] or (None, None)
-            values = refit_target(
-                fit,
-                rows,
-                o["target"],
-                compute=o["compute"],
-                N=plan[0],
-                D=plan[1],
-                k=o["k"],
-                seed=o["seed"] + int(m),
-            )
-            widths[m] = weighted_widths(values, np.zeros((1, len(values))), o["interval"])[0][0]
-            done += 1
-        budget -= done
+            widths[m] = refit_width(rows, seed + int(m))
+        budget -= len(bad)
         expected = float(widths.mean())
-        picked.loc[step, "refits"] = done
+        picked.loc[step, "refits"] = len(bad)
         picked.loc[step, "expected_width"] = expected
         picked.loc[step, "shrinkage"] = 1.0 - expected / width
         picked.loc[step, "shrinkage_per_flop"] = (before - expected) / width / cost[j]
-        picked.loc[step, "degenerate"] = (len(bad) - done) / len(widths)
+        picked.loc[step, "degenerate"] = left / len(widths)
         before = expected
 
 
