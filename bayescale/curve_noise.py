@@ -18,8 +18,8 @@ the matrix determinant lemma and the Sherman-Morrison formula. Rows must be grou
 ordered by ``d`` within a run (:func:`curve_layout` gives the index arrays). Works on NumPy
 arrays and on PyTensor tensors (``xp=pytensor.tensor``). :func:`curve_logp_runs` gives one
 value per run (leave-one-run-out PSIS-LOO) and takes a noise scale per row as well
-(``r_j = b + sigma_j u_j``, ``u`` a unit OU process). :func:`with_schedule` adds the schedule
-term of a checkpoint to the law's log loss.
+(``r_j = b + sigma_j u_j``, ``u`` a unit OU process). :func:`schedule_gap` is a checkpoint's
+schedule term, :func:`with_schedule` adds it to the law's log loss.
 """
 
 from __future__ import annotations
@@ -28,7 +28,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["curve_layout", "curve_logp", "curve_logp_runs", "with_schedule"]
+__all__ = [
+    "REFERENCE_TOKENS_PER_PARAM",
+    "curve_layout",
+    "curve_logp",
+    "curve_logp_runs",
+    "log_run_length",
+    "schedule_gap",
+    "with_schedule",
+]
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -153,16 +161,58 @@ def curve_logp(r: Any, xp: Any = np, **params: Any) -> Any:
     return xp.sum(curve_logp_runs(r, xp=xp, **params), axis=-1)
 
 
-def with_schedule(mu: Any, anneal: Any, g: Any, xp: Any = np) -> Any:
-    """The log loss of a checkpoint: ``log(L + anneal * g)`` from the law's ``mu = log L``,
-    with ``g`` the part of the learning-rate anneal still to come (0 at a run's end, where the
-    checkpoint's loss is the law's).
+#: The run length at which ``anneal`` is a checkpoint's schedule gap at the peak learning rate:
+#: a run of 20 tokens per parameter (Chinchilla's compute-optimal ratio).
+REFERENCE_TOKENS_PER_PARAM = 20.0
+
+
+def log_run_length(n: Any, run_tokens: Any) -> np.ndarray:
+    """``log(run_tokens / (20 N))``: a run's length against the reference of
+    :func:`schedule_gap` (0 for a run of 20 tokens per parameter).
 
     Examples
     --------
-    >>> float(with_schedule(np.log(2.0), 0.3, 0.0)) == float(np.log(2.0))
+    >>> log_run_length(1e8, 2e9).round(12).tolist(), log_run_length(1e8, 4e9).round(3).tolist()
+    (0.0, 0.693)
+    """
+    n, total = np.asarray(n, dtype=float), np.asarray(run_tokens, dtype=float)
+    return np.log(total / (REFERENCE_TOKENS_PER_PARAM * n))
+
+
+def schedule_gap(params: Any, g: Any, log_length: Any, xp: Any = np) -> Any:
+    """A checkpoint's loss above the law's final loss at its ``d``: the anneal still to come.
+
+    ``anneal * g ** anneal_power * exp(anneal_length * log_length)``: ``g`` is the part of the
+    learning-rate anneal still to come (1 at the peak, 0 at the run's end, where the gap
+    vanishes), ``log_length`` the run's :func:`log_run_length`. ``anneal`` is the gap at the peak
+    of a run of 20 tokens per parameter; ``anneal_power`` bends it along the anneal (1: in
+    proportion to ``g``), and ``anneal_length`` scales it with the run's length (0: the same gap
+    for every run). ``params`` maps the three names to values.
+
+    Examples
+    --------
+    >>> p = {"anneal": 0.1, "anneal_power": 2.0, "anneal_length": 0.5}
+    >>> schedule_gap(p, np.array([1.0, 0.5, 0.0]), 0.0).round(4).tolist()
+    [0.1, 0.025, 0.0]
+    >>> float(schedule_gap(p, 1.0, np.log(4.0)).round(4))  # a run 4x as long: twice the gap
+    0.2
+    """
+    power, length = params["anneal_power"], params["anneal_length"]
+    # g ** power as exp(power log g), with g = 0 mapped to 0 (and a finite gradient in power)
+    tiny = 1e-300
+    bent = xp.where(g > 0, xp.exp(power * xp.log(xp.maximum(g, tiny))), 0.0)
+    return params["anneal"] * bent * xp.exp(length * log_length)
+
+
+def with_schedule(mu: Any, gap: Any, xp: Any = np) -> Any:
+    """The log loss of a checkpoint: ``log(L + gap)`` from the law's ``mu = log L`` and the
+    checkpoint's :func:`schedule_gap` (0 at a run's end, where the loss is the law's).
+
+    Examples
+    --------
+    >>> float(with_schedule(np.log(2.0), 0.0)) == float(np.log(2.0))
     True
-    >>> round(float(np.exp(with_schedule(np.log(2.0), 0.3, 1.0))), 6)
+    >>> round(float(np.exp(with_schedule(np.log(2.0), 0.3))), 6)
     2.3
     """
-    return mu + xp.log1p(anneal * g * xp.exp(-mu))
+    return mu + xp.log1p(gap * xp.exp(-mu))

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .curve_noise import curve_layout
+from .curve_noise import curve_layout, log_run_length
 from .exceptions import ConfigError, DataError
 
 __all__ = [
@@ -283,12 +283,14 @@ def schedule_remaining(runs: pd.DataFrame) -> np.ndarray:
 
 def curve_data(runs: pd.DataFrame) -> dict[str, np.ndarray]:
     """What the curve likelihood reads from a curve fit's runs: ``schedule`` (the anneal still
-    to come, :func:`schedule_remaining`, or the table's ``schedule`` column) and the layout of
+    to come, :func:`schedule_remaining`, or the table's ``schedule`` column), each run's
+    :func:`~bayescale.curve_noise.log_run_length` and the layout of
     :func:`bayescale.curve_noise.curve_layout`. Rows must be grouped by run, D increasing."""
     g = runs[K.SCHEDULE] if K.SCHEDULE in runs.columns else schedule_remaining(runs)
     layout = curve_layout(runs[K.RUN_ID].astype(str).to_numpy(), runs[K.D].to_numpy(float))
     return {
         "schedule": np.asarray(g, dtype=float),
+        "log_run_length": log_run_length(runs[K.N], runs[K.RUN_TOKENS]),
         **{k: v for k, v in layout.items() if k != "n_runs"},
         "n_runs": np.asarray(layout["n_runs"], dtype="int64"),
     }

@@ -5,8 +5,10 @@ Real training runs have outliers (the Chinchilla replication dropped five by han
 is a Student-t with ``nu = 4``; ``nu=None`` makes the degrees of freedom a parameter,
 and ``kind="normal"`` gives the Gaussian model most point fits assume. ``kind="curve"`` is the
 model of whole training curves (:mod:`bayescale.curve_noise`): a checkpoint at ``d`` of a run
-planned for ``T`` tokens has log loss ``log(L(N, d) + anneal * g)``, ``g`` the part of the
-learning-rate anneal still to come (0 at the run's end), plus a run offset (``sigma_run``) and
+planned for ``T`` tokens has log loss ``log(L(N, d) + gap)``, the gap the anneal still to come
+(:func:`~bayescale.curve_noise.schedule_gap`: ``anneal * g ** anneal_power * (T / 20 N) **
+anneal_length``, ``g`` the part of the learning-rate anneal still to come, 0 at the run's end),
+plus a run offset (``sigma_run``) and
 noise correlated along the run (an OU process in log tokens, ``sigma`` and ``ell``); a run's
 checkpoints are one observation. Each likelihood has a
 PyTensor form (for the sampler) and a NumPy form (for log-likelihood tables and simulation).
@@ -21,7 +23,7 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy import special, stats
 
-from .curve_noise import curve_logp_runs, with_schedule
+from .curve_noise import curve_logp_runs, schedule_gap, with_schedule
 from .exceptions import ConfigError
 from .priors import Prior
 
@@ -30,7 +32,9 @@ __all__ = ["Likelihood"]
 _KINDS = ("studentt", "normal", "curve")
 #: What a curve likelihood reads from the model besides ``y`` and ``mu``, per row (the
 #: schedule ``g`` and :func:`~bayescale.curve_noise.curve_layout`'s arrays).
-CURVE_DATA = ("schedule", "run_idx", "first", "dlogd", "n_runs")
+CURVE_DATA = ("schedule", "log_run_length", "run_idx", "first", "dlogd", "n_runs")
+#: The curve likelihood's noise and schedule parameters.
+CURVE_PARAMS = ("sigma", "sigma_run", "ell", "anneal", "anneal_power", "anneal_length")
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Likelihood:
     >>> Likelihood(nu=None).noise_params
     ('sigma', 'nu')
     >>> Likelihood("curve").noise_params
-    ('sigma', 'sigma_run', 'ell', 'anneal')
+    ('sigma', 'sigma_run', 'ell', 'anneal', 'anneal_power', 'anneal_length')
     """
 
     kind: str = "studentt"
@@ -69,7 +73,7 @@ class Likelihood:
     def noise_params(self) -> tuple[str, ...]:
         """Names of the sampled noise parameters."""
         if self.kind == "curve":
-            return ("sigma", "sigma_run", "ell", "anneal")
+            return CURVE_PARAMS
         return ("sigma", "nu") if self.free_nu else ("sigma",)
 
     @property
@@ -88,6 +92,11 @@ class Likelihood:
             priors["sigma_run"] = Prior("HalfNormal", sigma=0.1)
             priors["ell"] = Prior("LogNormal", mu=0.0, sigma=1.0)
             priors["anneal"] = Prior("HalfNormal", sigma=0.5)
+            # the gap's shape, centred on a gap in proportion to the anneal to come, the same
+            # for runs of every length (power 1, length 0): 95% of the prior within 0.37-2.7
+            # and +-1, a gap from a quarter to four times as large for a run twice as long
+            priors["anneal_power"] = Prior("LogNormal", mu=0.0, sigma=0.5)
+            priors["anneal_length"] = Prior("Normal", mu=0.0, sigma=0.5)
         if self.free_nu:
             priors["nu"] = Prior("Gamma", alpha=2.0, beta=0.1)  # Juarez & Steel (2010)
         return priors
@@ -191,8 +200,9 @@ def _curve_runs(y, mu, params: dict[str, Any], xp: Any):
     missing = [k for k in CURVE_DATA if k not in params]
     if missing:
         raise ConfigError(f"the curve likelihood needs {missing} (a curve fit's runs)")
-    level = with_schedule(mu, params["anneal"], params["schedule"], xp)
-    layout = {k: params[k] for k in CURVE_DATA[1:]}
+    gap = schedule_gap(params, params["schedule"], params["log_run_length"], xp)
+    level = with_schedule(mu, gap, xp)
+    layout = {k: params[k] for k in CURVE_DATA[2:]}
     return curve_logp_runs(
         y - level,
         **layout,

@@ -153,6 +153,7 @@ def build_model(law: Law, n_groups: int = 1):
         if law.likelihood.curve:  # the schedule and the runs' layout (curve_data)
             curve = {
                 "schedule": per_row("schedule", np.zeros(2)),
+                "log_run_length": per_row("log_run_length", np.zeros(2)),
                 "run_idx": per_row("run_idx", np.zeros(2, dtype="int64")),
                 "first": per_row("first", np.ones(2)),
                 "dlogd": per_row("dlogd", np.zeros(2)),

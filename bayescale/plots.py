@@ -9,7 +9,7 @@ colours come from the Okabe-Ito colour-blind-safe palette, bands are posterior i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,10 +17,13 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from . import constants as K
 from . import predict as P
-from .curve_noise import with_schedule
+from .curve_noise import log_run_length, schedule_gap, with_schedule
 from .curves import at_end
 from .fit import Fit, observed_name
 from .formatting import formula_tex, si
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "PALETTE",
@@ -353,6 +356,12 @@ def plot_allocation(
     return axes
 
 
+def _gap(p: dict[str, np.ndarray], runs: pd.DataFrame) -> np.ndarray:
+    """Each checkpoint's schedule gap (draws x rows) under a curve fit's draws ``p``."""
+    length = log_run_length(runs[K.N].to_numpy(float), runs[K.RUN_TOKENS].to_numpy(float))
+    return schedule_gap(p, runs[K.SCHEDULE].to_numpy(float), length)
+
+
 def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     """Posterior-predictive check: residuals on the observation scale against compute,
     with each run's 90% posterior-predictive interval."""
@@ -364,7 +373,7 @@ def plot_residuals(fit: Fit, *, ax: Any = None) -> Any:
     p = fit.draws()
     mu, lik = law.predictive(p, **inputs)
     if law.likelihood.curve:  # a checkpoint's loss carries the anneal still to come
-        mu = with_schedule(mu, p["anneal"], runs[K.SCHEDULE].to_numpy(float))
+        mu = with_schedule(mu, _gap(p, runs))
     rng = np.random.default_rng(fit.settings.get("seed", 0))
     y_rep = law.likelihood.sample(rng, mu, lik)
     y = np.asarray(fit.idata.observed_data[observed_name(law)])
@@ -442,7 +451,7 @@ def plot_curves(
         ax.scatter(ends[K.D], ends[target], color=color, s=14, zorder=3)
         if fit is not None and fit.law.likelihood.curve and K.SCHEDULE in part.columns:
             law = fit.law.predict(p, N=part[K.N].to_numpy(float), D=part[K.D].to_numpy(float))
-            level = np.median(law + p["anneal"] * part[K.SCHEDULE].to_numpy(float), axis=0)
+            level = np.median(law + _gap(p, part), axis=0)
             for run_id in part[K.RUN_ID].unique():
                 mine = (part[K.RUN_ID] == run_id).to_numpy()
                 ax.plot(part[K.D][mine], level[mine], color=color, lw=1.0, ls="--")

@@ -20,6 +20,7 @@ import xarray as xr
 from . import constants as K
 from .chain import NO_LINK, link_scores
 from .checks import check_finite, check_interval
+from .curve_noise import log_run_length, schedule_gap
 from .curves import cosine_remaining, planned_totals
 from .drift import with_drift
 from .exceptions import ConfigError, ExtrapolationWarning
@@ -188,7 +189,8 @@ def predict_loss(
         a scalar or one per plan; ``D / unique_tokens`` is the number of epochs.
     run_tokens
         Curve fits only: each run's planned total, ``D`` a checkpoint within it; the loss
-        there adds the anneal still to come (a cosine, :func:`~bayescale.curves.cosine_remaining`).
+        there adds the anneal still to come (:func:`~bayescale.curve_noise.schedule_gap` of a
+        cosine schedule, :func:`~bayescale.curves.cosine_remaining`).
         Without it a curve fit predicts the final loss of a fully trained run, as every fit does.
     target_score
         Chain fits only: add ``prob_score_above_target``, P(a new run's score >= it).
@@ -226,7 +228,7 @@ def predict_loss(
         total = planned_totals(
             positive_values("run_tokens", run_tokens), d, fit.law.likelihood.curve
         )
-        loss = loss + p["anneal"] * cosine_remaining(d, total)
+        loss = loss + schedule_gap(p, cosine_remaining(d, total), log_run_length(n, total))
     if target_score is not None and fit.link is None:
         raise ConfigError(NO_LINK)
     rng = _rng(fit, seed)

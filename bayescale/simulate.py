@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .curve_noise import log_run_length, schedule_gap
 from .laws.base import Law, provide_verb
 from .priors import draw_prior
 
@@ -88,6 +89,8 @@ def simulate_curves(
     *,
     checkpoints: int = 40,
     schedule: float = 0.0,
+    schedule_power: float = 1.0,
+    schedule_length: float = 0.0,
     sigma: float = 0.005,
     sigma_run: float = 0.0,
     ell: float = 0.5,
@@ -95,9 +98,12 @@ def simulate_curves(
 ) -> pd.DataFrame:
     """Training curves of the runs of ``runs`` (one row per run: ``N`` and the planned total
     ``D``) under the curve model: a checkpoint at ``d`` of a run planned for ``T`` tokens has
-    log loss ``log(L(N, d) + schedule * g) + b + e``, ``g`` a cosine anneal still to come (1
-    at the start, 0 at the end), ``b ~ Normal(0, sigma_run)`` the run's offset and ``e`` OU
-    noise in log tokens (sd ``sigma``, correlation length ``ell``; :mod:`bayescale.curve_noise`).
+    log loss ``log(L(N, d) + gap) + b + e``, the gap
+    :func:`~bayescale.curve_noise.schedule_gap` with ``anneal=schedule``,
+    ``anneal_power=schedule_power`` and ``anneal_length=schedule_length`` of ``g``, a cosine
+    anneal still to come (1 at the start, 0 at the end); ``b ~ Normal(0, sigma_run)`` is the
+    run's offset and ``e`` OU noise in log tokens (sd ``sigma``, correlation length ``ell``;
+    :mod:`bayescale.curve_noise`).
 
     Checkpoints are spaced evenly in log d from 5% to 100% of each run; the result has the
     columns of a curves table (``run``, ``run_tokens``, ``lr``: a cosine from 1e-3 to 1e-5).
@@ -124,7 +130,9 @@ def simulate_curves(
         for j in range(1, checkpoints):
             phi = np.exp(-step[j] / ell)
             e[j] = phi * e[j - 1] + rng.normal(0.0, sigma * np.sqrt(1.0 - phi**2))
-        level = law.predict(params, N=np.full(checkpoints, n), D=d) + schedule * g
+        shape = {"anneal": schedule, "anneal_power": schedule_power}
+        gap = schedule_gap({**shape, "anneal_length": schedule_length}, g, log_run_length(n, total))
+        level = law.predict(params, N=np.full(checkpoints, n), D=d) + gap
         offset = rng.normal(0.0, sigma_run) if sigma_run else 0.0
         loss = level * np.exp(offset + e)
         frames.append(

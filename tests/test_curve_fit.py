@@ -21,7 +21,10 @@ from bayescale.simulate import simulate_curves
 from conftest import check, check_recovered, run_cli, seed
 
 TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-NOISE = dict(schedule=0.1, sigma=0.004, sigma_run=0.006, ell=0.4)
+NOISE = dict(
+    schedule=0.1, schedule_power=1.5, schedule_length=0.5, sigma=0.004, sigma_run=0.006, ell=0.4
+)
+SHAPE = {"anneal": "schedule", "anneal_power": "schedule_power", "anneal_length": "schedule_length"}
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +76,15 @@ def test_the_fit_is_a_curve_fit_of_the_kept_checkpoints(fitted):
     assert "216 checkpoints of 18 runs" in fitted.data_info["checkpoints"]
     # PSIS-LOO leaves out one run's whole curve
     assert dict(fitted.idata.log_likelihood.sizes)["curve"] == 18
+    # the drift is learned from the 18 runs' final checkpoints, not taken from its prior
+    drift = fitted.settings["drift"]
+    assert drift["method"] == "mle" and "final checkpoints" in drift["note"]
+    assert drift["n_inner_train"] + drift["n_inner_test"] == 18
 
 
 def test_recovers_the_law_and_the_schedule(fitted):
     post = fitted.posterior
-    for name, truth in {**TRUTH, "anneal": NOISE["schedule"]}.items():
+    for name, truth in {**TRUTH, **{k: NOISE[v] for k, v in SHAPE.items()}}.items():
         log = name in ("A", "B")
         check_recovered(name, truth, post[name], log=log)
     # the curves, not the prior, pin the exponents down (prior sd 0.25)
@@ -95,12 +102,15 @@ def test_without_run_tokens_a_curve_fit_predicts_final_losses(fitted):
     at_end = bs.predict_loss(fitted, n, d, run_tokens=d, seed=0)
     for col in ("loss_median", "loss_upper", "loss_new_run_median", "loss_new_run_lower"):
         assert at_end[col].to_numpy() == pytest.approx(final[col].to_numpy(), rel=1e-12)
-    # part-way through a run the loss is higher by the anneal still to come
+    # part-way through a run the loss is higher by the anneal still to come: at mid-run of a
+    # cosine, g = 1/2, and a run of 20 tokens per parameter is the gap's reference length
     mid = bs.predict_loss(fitted, n, d / 2, run_tokens=d, seed=0)
     plain = bs.predict_loss(fitted, n, d / 2, seed=0)
-    anneal = np.median(fitted.draws()["anneal"]) * 0.5  # cosine: half the anneal at mid-run
+    p = fitted.draws()
+    length = np.log(d / (20 * n))
+    expected = p["anneal"] * 0.5 ** p["anneal_power"] * np.exp(p["anneal_length"] * length)
     gap = mid["loss_median"].to_numpy() - plain["loss_median"].to_numpy()
-    assert gap == pytest.approx(np.full(2, anneal), rel=0.05)
+    assert gap == pytest.approx(np.median(expected, axis=0), rel=0.05)
 
 
 def test_run_tokens_is_refused_where_it_has_no_meaning(fitted, final_fit):

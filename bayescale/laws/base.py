@@ -250,7 +250,7 @@ class Law:
         defaults = self._defaults()
         changed = {k: v for k, v in self.priors.items() if v != defaults.get(k)}
         lik = self.likelihood
-        lik_s = "normal" if lik.kind == "normal" else f"studentt(nu={lik.nu})"
+        lik_s = f"studentt(nu={lik.nu})" if lik.kind == "studentt" else repr(lik.kind)
         opts = "".join(f"{k}={v!r}, " for k, v in self.options().items())
         extra = f", priors={changed}" if changed else ""
         return f"{type(self).__name__}({opts}likelihood={lik_s}{extra})"
