@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .compile_cache import compile_tolerating_cache
 from .compiled_logp import compile_model
 from .diagnostics import diagnose
 from .laws.base import Law
@@ -74,10 +75,14 @@ def _compiled(law: Law, n_groups: int = 1) -> tuple[Any, float]:
     if key in _COMPILED:
         return _COMPILED[key], 0.0
     t0 = time.perf_counter()
-    with quiet():
-        # nutpie keeps only ``w``: the named parameters are computed afterwards, for all draws
-        # at once (:func:`_named_draws`), which spares a third of the compile time
-        compiled = compile_model(_model(law, n_groups), ["w"])
+
+    def build():
+        with quiet():
+            # nutpie keeps only ``w``: the named parameters are computed afterwards, for all
+            # draws at once (:func:`_named_draws`), which spares a third of the compile time
+            return compile_model(_model(law, n_groups), ["w"])
+
+    compiled = compile_tolerating_cache(build)  # its warning outside quiet(): it is actionable
     _COMPILED[key] = compiled
     return compiled, time.perf_counter() - t0
 

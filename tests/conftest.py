@@ -116,6 +116,7 @@ LONGEST_FIRST = (
     "test_sampler.py",
     "test_cli.py",
     "test_curve_fit.py",
+    "test_compile_cache.py",  # three fresh processes, ~60 s
     "test_chain.py",
     "test_backtest.py",
     "test_cli_options.py",
