@@ -9,7 +9,6 @@ mean parameters. :func:`loss_draws` gives the raw draws as xarray.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,7 +22,8 @@ from .checks import check_finite, check_interval
 from .curve_noise import log_run_length, schedule_gap
 from .curves import cosine_remaining, planned_totals
 from .drift import with_drift
-from .exceptions import ConfigError, ExtrapolationWarning
+from .exceptions import ConfigError
+from .extrapolation import MAX_EXTRAPOLATION, extrapolation
 from .fit import Fit
 from .summaries import add_interval, paired, positive_values, quantiles, result_frame
 
@@ -38,30 +38,6 @@ __all__ = [
     "expected_gain",
     "suboptimality",
 ]
-
-MAX_EXTRAPOLATION = 100.0  #: compute factor beyond the largest fitted run that triggers a warning
-
-
-# ------------------------------------------------------------------------------- helpers
-def _extrapolation(
-    fit: Fit, n: np.ndarray | None, d: np.ndarray | None, c: np.ndarray, max_extrapolation: float
-) -> dict[str, np.ndarray]:
-    runs = fit.runs
-    out = {"compute_factor": c / runs[K.C].max()}
-    if n is not None:
-        out["N_factor"] = n / runs[K.N].max()
-    if d is not None:
-        out["D_factor"] = d / runs[K.D].max()
-    far = out["compute_factor"] > max_extrapolation
-    if far.any():
-        warnings.warn(
-            f"extrapolating {out['compute_factor'].max():.3g}x beyond the largest fitted run's "
-            f"compute ({runs[K.C].max():.3g} FLOPs; warning threshold {max_extrapolation:g}x): "
-            "the law's form is assumed to hold that far; the intervals cannot show if it breaks",
-            ExtrapolationWarning,
-            stacklevel=3,
-        )
-    return out
 
 
 def _rng(fit: Fit, seed: int | None) -> np.random.Generator:
@@ -249,7 +225,7 @@ def predict_loss(
         if target_score is not None:
             t_score = check_finite("target_score", target_score)
             table["prob_score_above_target"] = (score >= t_score).mean(axis=0)
-    table.update(_extrapolation(fit, n, d, c, max_extrapolation))
+    table.update(extrapolation(fit, n, d, c, max_extrapolation))
     return result_frame(table, interval)
 
 
@@ -379,7 +355,7 @@ def optimal_allocation(
     table: dict[str, Any] = {K.COMPUTE: c}
     for name in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
         add_interval(table, name, out[name], interval)
-    table.update(_extrapolation(fit, None, None, c, max_extrapolation))
+    table.update(extrapolation(fit, None, None, c, max_extrapolation))
     frame = result_frame(table, interval)
     exps = allocation_exponents(fit, interval, group)
     frame.attrs["a"] = exps.loc["a"].to_dict()

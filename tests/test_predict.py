@@ -47,6 +47,19 @@ def test_extrapolation_warning_and_factors(chinchilla_fit):
         P.predict_loss(chinchilla_fit, 70e9, 1.4e12, max_extrapolation=10)
 
 
+def test_a_plan_shorter_for_its_size_than_every_fitted_run_warns(chinchilla_fit):
+    """Below the fitted runs' tokens per parameter the law is not measured and nothing widens
+    its intervals: a warning says so; within 1.5x of the smallest, none."""
+    runs = chinchilla_fit.runs
+    i = int((runs["D"] / runs["N"]).idxmin())
+    n, d = float(runs["N"][i]), float(runs["D"][i])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.ExtrapolationWarning)
+        P.predict_loss(chinchilla_fit, n, d / 1.4)
+    with pytest.warns(bs.ExtrapolationWarning, match="tokens per parameter, under the fitted"):
+        P.predict_loss(chinchilla_fit, n, d / 2)
+
+
 def test_predict_loss_new_run_is_wider_and_deterministic(small_fit):
     t = P.predict_loss(small_fit, [1e9, 1e10], [2e10, 2e11], target=2.4)
     for i in range(2):
