@@ -30,13 +30,12 @@ from bayescale.curves import final_checkpoints  # noqa: E402
 from bayescale.simulate import simulate_curves  # noqa: E402
 
 TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-NAMES = ("E", "A", "B", "alpha", "beta", "sigma", "sigma_run", "ell", "anneal")
 
 
 def row(label: str, fit, wall: float) -> dict:
     import arviz as az
 
-    names = [n for n in NAMES if n in fit.posterior]
+    names = [n for n in fit.law.sampled_params if n in fit.posterior]
     ess = az.ess(fit.posterior[names], method="bulk")
     timing = fit.settings["timing"]
     worst = min(float(ess[n]) for n in names)
