@@ -224,6 +224,24 @@ def _next_target_accept(current: float) -> float:
     return next((t for t in TARGET_ACCEPT_STEPS if t > current), current)
 
 
+def _next_draws(diag: dict[str, Any], n: int, target_accept: float) -> tuple[int, float]:
+    """The next adaptive run's draws per chain and ``target_accept`` after a run of ``n`` whose
+    diagnostics ``diag`` failed.
+
+    Examples
+    --------
+    >>> _next_draws({"divergences": 3, "problems": ["3 divergent"]}, 1000, 0.9)
+    (1000, 0.95)
+    >>> _next_draws({"divergences": 3, "problems": ["R-hat", "3 divergent"]}, 1000, 0.9)
+    (2000, 0.95)
+    >>> _next_draws({"divergences": 2, "problems": ["2 divergent"]}, 1000, 0.99)
+    (2000, 0.99)
+    """
+    raised = _next_target_accept(target_accept) if diag["divergences"] else target_accept
+    others = len(diag["problems"]) - (1 if diag["divergences"] else 0)
+    return (2 * n if others or raised == target_accept else n), raised
+
+
 def _sample_adaptive(
     law: Law,
     sampler: str,
@@ -238,10 +256,13 @@ def _sample_adaptive(
     """Main run(s): ``draws`` exactly when given; otherwise adaptive.
 
     Adaptive (``draws=None``): sample :data:`DEFAULT_DRAWS` per chain; while the diagnostics
-    fail, sample again with twice the draws (up to :data:`MAX_ADAPTIVE_DRAWS`), whitened by the
-    covariance of the last run's draws (a far better estimate than the pilot's), and with a
-    higher ``target_accept`` (:data:`TARGET_ACCEPT_STEPS`) when the last run diverged. Each
-    run is a complete run on its own (the last one is kept, never a mix of runs).
+    fail, sample again, whitened by the covariance of the last run's draws (a far better
+    estimate than the pilot's): with a higher ``target_accept`` (:data:`TARGET_ACCEPT_STEPS`)
+    when the last run diverged, and with twice the draws (up to :data:`MAX_ADAPTIVE_DRAWS`)
+    when R-hat, ESS or E-BFMI failed, or when it diverged at the highest ``target_accept``.
+    Divergences alone do not double the draws: more draws do not remove them, they only give a
+    rare one more chances to show (:func:`_next_draws`). Each run is a complete run on its own
+    (the last one is kept, never a mix of runs).
 
     Returns ``(posterior, stats, loc, chol, record)``; ``record`` lists every attempt.
     """
@@ -260,19 +281,23 @@ def _sample_adaptive(
                 "problems": list(diag["problems"]),
             }
         )
-        if draws is not None or diag["ok"] or 2 * n > MAX_ADAPTIVE_DRAWS:
+        if draws is not None or diag["ok"]:
+            break
+        next_n, next_accept = _next_draws(diag, n, target_accept)
+        if next_n > MAX_ADAPTIVE_DRAWS:
             break
         loc, chol = _whitening(posterior["w"].to_numpy(), loc, chol)
-        if diag["divergences"]:
-            target_accept = _next_target_accept(target_accept)
-        n *= 2
+        n, target_accept = next_n, next_accept
         run_kw["seed"] = int(np.random.SeedSequence(int(run_kw["seed"])).generate_state(1)[0])
     if draws is not None:
         why = "draws given explicitly: exactly that many"
     elif len(attempts) == 1:
         why = "converged in the first run"
     elif attempts[-1]["ok"]:
-        why = f"diagnostics failed in {len(attempts) - 1} run(s); more draws until they passed"
+        why = (
+            f"diagnostics failed in {len(attempts) - 1} run(s); sampled again (more draws, a "
+            "higher target_accept after divergences) until they passed"
+        )
     else:
         why = f"diagnostics still failing at the cap of {MAX_ADAPTIVE_DRAWS} draws per chain"
     record = {
