@@ -94,7 +94,8 @@ def compile_tolerating_cache(compile_fn: Callable[[], T], attempts: int = 4) -> 
     unreadable index in their folder (:func:`unreadable_entries`); the cache stays on, so the
     intact entries serve and the removed ones are written afresh. After ``attempts`` failures
     the model is compiled with PyTensor's numba cache off (the same numbers, a cold compile).
-    A :class:`CacheWarning` names the files removed. Any other error propagates unchanged.
+    A :class:`CacheWarning` says how many files were removed, and from which folder. Any other
+    error propagates unchanged.
     """
     removed: list[str] = []
     why = ""
