@@ -32,7 +32,7 @@ from bayescale.curves import keep_checkpoints, schedule_remaining  # noqa: E402
 from bayescale.datasets import load_olmo_ladder  # noqa: E402
 
 
-def _score(label: str, lower, median, upper, actual) -> None:
+def score(label: str, lower, median, upper, actual) -> None:
     y = np.log(actual)
     err = np.abs(np.log(median) - y)
     half = (np.log(upper) - np.log(lower)) / 2
@@ -114,14 +114,14 @@ def main() -> None:
         return q[0], q[1], q[2]
 
     n, d, gg = (test[k].to_numpy() for k in ("N", "D", "g"))
-    _score("(a) 3B checkpoints, curve model", *new_run(n, d, gg), test["loss"].to_numpy())
+    score("(a) 3B checkpoints, curve model", *new_run(n, d, gg), test["loss"].to_numpy())
     final = test[test["D"] == test["run_tokens"]]
     n, d = final["N"].to_numpy(), final["D"].to_numpy()
-    _score("(b) 3B final losses, curve model", *new_run(n, d, 0.0), final["loss"].to_numpy())
+    score("(b) 3B final losses, curve model", *new_run(n, d, 0.0), final["loss"].to_numpy())
     finals = load_olmo_ladder()
     fit = bs.ChinchillaLaw().fit(finals[finals["size"] != "3B"], seed=0, drift=False)
     p = bs.predict_loss(fit, n, d)
-    _score(
+    score(
         "(b) 3B final losses, final losses only (no drift)",
         p["loss_new_run_lower"].to_numpy(),
         p["loss_new_run_median"].to_numpy(),

@@ -36,21 +36,13 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from curve_bayes_probe import score  # noqa: E402  (the same held-out summary)
 
 from bayescale.curve_noise import curve_layout, curve_logp  # noqa: E402
 from bayescale.curves import keep_checkpoints, schedule_remaining  # noqa: E402
 from bayescale.datasets import load_olmo_ladder  # noqa: E402
-
-
-def _score(label: str, lower, median, upper, actual) -> None:
-    err = np.abs(np.log(median) - np.log(actual))
-    half = (np.log(upper) - np.log(lower)) / 2
-    covered = (actual >= lower) & (actual <= upper)
-    print(
-        f"{label}: {len(actual)} held out, coverage {covered.mean():.2f}, mean half-width "
-        f"{half.mean():.4f} (log), half-width / median error {half.mean() / np.median(err):.2f}, "
-        f"median rel. error {np.median(np.abs(median / actual - 1)):.4f}"
-    )
 
 
 def _knots(logd: np.ndarray, size: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -173,7 +165,7 @@ def main() -> None:
         return tuple(np.exp(np.quantile(z, [0.05, 0.5, 0.95], axis=0)))
 
     held = curves[(curves["size"] == "3B") & (curves["D"] >= 0.1 * curves["run_tokens"])]
-    _score("(a) 3B checkpoints", *new_run(held, held["g"].to_numpy()), held["loss"].to_numpy())
+    score("(a) 3B checkpoints", *new_run(held, held["g"].to_numpy()), held["loss"].to_numpy())
     finals = pd.concat(
         [
             curves[(curves["size"] == "3B") & np.isclose(curves["D"], curves["run_tokens"])],
@@ -182,7 +174,7 @@ def main() -> None:
         ignore_index=True,
     )
     finals["run_tokens"] = finals["D"]
-    _score("(b) 3B and 7B final losses", *new_run(finals, 0.0), finals["loss"].to_numpy())
+    score("(b) 3B and 7B final losses", *new_run(finals, 0.0), finals["loss"].to_numpy())
 
 
 if __name__ == "__main__":
