@@ -39,6 +39,31 @@ from bayescale.io import atomic_write_text  # noqa: E402
 CURVE_DRAWS = 2000
 
 
+def checkpoint_coverage(
+    checkpoints: pd.DataFrame, p: pd.DataFrame, inside: np.ndarray, tpp_min: float
+) -> pd.DataFrame:
+    """Per 3B run: its held-out checkpoints inside / below the fitted tokens per parameter
+    (and below 1 / 1.5 of it, where ``predict_loss`` warns), and the 90% coverage of each."""
+    lo, hi = p["loss_new_run_lower"].to_numpy(), p["loss_new_run_upper"].to_numpy()
+    actual = checkpoints["loss"].to_numpy()
+    hit = (actual >= lo) & (actual <= hi)
+    warned = (checkpoints["D"] / checkpoints["N"]).to_numpy() < tpp_min / 1.5
+    rows = []
+    for run in checkpoints["run"].unique():
+        mine = (checkpoints["run"] == run).to_numpy()
+        row = {"run": run}
+        for name, part in (
+            ("inside", inside),
+            ("below, not warned", ~inside & ~warned),
+            ("below, warned", warned),
+        ):
+            m = mine & part
+            row[f"{name}: n"] = int(m.sum())
+            row[f"{name}: coverage"] = round(float(hit[m].mean()), 2) if m.any() else "-"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def score(label: str, table: pd.DataFrame, actual: np.ndarray) -> dict:
     lo, med, hi = (table[f"loss_new_run_{q}"].to_numpy() for q in ("lower", "median", "upper"))
     err = np.abs(med - actual)
@@ -92,7 +117,11 @@ def main() -> None:
     checkpoints = test[test["D"] >= 0.1 * test["run_tokens"]]
     finals = pd.concat([final_checkpoints(test), target], ignore_index=True)
     n, d, t = (checkpoints[k].to_numpy(float) for k in ("N", "D", "run_tokens"))
-    inside = (checkpoints["D"] / checkpoints["N"] >= 20).to_numpy()  # the rungs' shortest run
+    # the fitted runs' smallest tokens per parameter (the rungs' 0.5xC runs, whose final
+    # checkpoints are the only ones kept that short); 1% slack puts 3B-0.5xC's end inside
+    fitted = curve_fit.runs
+    tpp_min = float((fitted["D"] / fitted["N"]).min())
+    inside = (checkpoints["D"] / checkpoints["N"] >= 0.99 * tpp_min).to_numpy()
     actual = checkpoints["loss"].to_numpy()
     rows = []
     for label, fit in fits.items():
@@ -100,8 +129,10 @@ def main() -> None:
         p = bs.predict_loss(fit, n, d, run_tokens=t) if curve else bs.predict_loss(fit, n, d)
         what = "" if curve else " (the trained loss at each D)"
         rows.append(score(f"(a) 3B checkpoints, {label}{what}", p, actual))
-        for part, name in ((inside, ">= 20"), (~inside, "< 20")):
+        for part, name in ((inside, f">= {tpp_min:.0f}"), (~inside, f"< {tpp_min:.0f}")):
             rows.append(score(f"(a) ... of them at D/N {name}", p[part], actual[part]))
+        if label == "curve fit":
+            by_run = checkpoint_coverage(checkpoints, p, inside, tpp_min)
     n, d = finals["N"].to_numpy(float), finals["D"].to_numpy(float)
     per_run = {}
     for label, fit in fits.items():
@@ -143,13 +174,20 @@ parameter), the same with the schedule gap's shape fixed (the curve model before
 power and length were learned), and the final-losses fit (the default) on their 24 final
 checkpoints. Held out: (a) the {len(checkpoints)} checkpoints of the six 3B runs past 10% of
 their run, predicted by the curve fits as checkpoints of planned runs (`run_tokens`, a cosine
-anneal) and by the final-losses fit as the fully trained loss at each D, also split at 20
-tokens per parameter (the rungs' shortest run: below it the law is extrapolated in D / N, and
-the 3B-0.5xC run lies wholly there); (b) the six 3B runs' final losses and the 7B target's.
+anneal) and by the final-losses fit as the fully trained loss at each D, also split at the
+fitted runs' smallest tokens per parameter ({tpp_min:.1f}: the rungs' 0.5xC runs, of which only
+the final checkpoints are that long; below it the law is extrapolated in D / N, as for all of
+3B-0.5xC but its end); (b) the six 3B runs' final losses and the 7B target's.
 Intervals: a new run's, 90%. Calibrated floor of the coverage (5% binomial quantile over
 independent runs): 0.71 for the 7 final losses.
 
 {markdown(table)}
+
+The curve fit's (a) coverage per 3B run, inside the fitted runs' tokens per parameter
+(D/N >= {tpp_min:.1f}, 1% slack), below it, and below 1/1.5 of it (where `predict_loss` raises an
+`ExtrapolationWarning`):
+
+{markdown(by_run)}
 
 Final losses, median [90% interval] of a new run:
 
