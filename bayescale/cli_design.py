@@ -54,6 +54,13 @@ def design(
         typer.Option(help="CSV of candidate runs: columns N, D and optionally C (their cost)."),
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Runs to choose, greedily.")] = 1,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            help="Total compute (FLOPs) of the batch: runs are chosen while they fit, by the "
+            "better of the per-FLOP and per-run greedy rules."
+        ),
+    ] = None,
     rank: Annotated[
         DesignRank,
         typer.Option(
@@ -94,6 +101,7 @@ def design(
             max_run_compute=max_run_compute,
             min_run_compute=min_run_compute,
             batch=batch,
+            budget=budget,
             rank=rank.value,
             sims=sims,
             interval=interval,
@@ -139,8 +147,12 @@ def _print(plan, top: int) -> None:
         f"{plan.target} {where}: now {cur['median']:.4g} [{cur['lower']:.4g}, "
         f"{cur['upper']:.4g}] ({plan.interval:.0%}; width {cur['width']:.4g})"
     )
-    rows = plan.picks if len(plan.picks) > 1 else plan.candidates.head(top)
-    head = f"batch of {len(plan.picks)}, greedy" if len(plan.picks) > 1 else "best first"
+    is_batch = len(plan.picks) > 1 or plan.budget is not None
+    rows = plan.picks if is_batch else plan.candidates.head(top)
+    head = f"batch of {len(plan.picks)}, greedy" if is_batch else "best first"
+    if plan.budget is not None:
+        spent = float(plan.picks["C"].sum())
+        head += f" {plan.rule.replace('_', ' ')}, {spent:.3g} of a budget of {plan.budget:.3g}"
     typer.echo(f"candidates ({head}; expected width once trained, {plan.sims} simulations):")
     for _, r in rows.iterrows():
         typer.echo(

@@ -42,6 +42,7 @@ import pandas as pd
 from . import constants as K
 from .candidates import candidate_grid, read_candidates
 from .checks import check_interval
+from .design_batch import RULES, choose_batch
 from .design_targets import (
     TARGETS,
     check_target,
@@ -138,6 +139,9 @@ class Design:
         The greedy batch in the order chosen, each given the ones before: the same columns, with
         ``expected_width`` and ``shrinkage`` of the batch so far, ``shrinkage_per_flop`` the
         pick's own (its marginal shrinkage over its cost) and ``refits`` (simulations refitted).
+    budget, rule
+        The batch's total compute limit (None: none) and the greedy rule that chose it
+        (``"per_flop"`` or ``"shrinkage"``).
     """
 
     target: str
@@ -150,11 +154,18 @@ class Design:
     sims: int
     draws: int
     notes: list[str]
+    budget: float | None = None
+    rule: str = "per_flop"
+
+    @property
+    def _is_batch(self) -> bool:
+        """Whether a batch was asked for (its picks are the answer, not the ranking)."""
+        return len(self.picks) > 1 or self.budget is not None
 
     def __repr__(self) -> str:
         cur = self.current
         where = f"at C={self.compute:.3g}" if self.compute else "of the planned run"
-        best = self.picks if len(self.picks) > 1 else self.candidates.head(5)
+        best = self.picks if self._is_batch else self.candidates.head(5)
         lines = [
             f"Design: {self.target} {where}, now {cur['median']:.4g} [{cur['lower']:.4g}, "
             f"{cur['upper']:.4g}] (width {cur['width']:.4g}); {len(self.candidates)} "
@@ -170,13 +181,14 @@ class Design:
         from html import escape
 
         head = repr(self).split("\n", 1)[0]
-        best = self.picks if len(self.picks) > 1 else self.candidates.head(10)
+        best = self.picks if self._is_batch else self.candidates.head(10)
         return f"<p>{escape(head)}</p>" + best.to_html(float_format=lambda v: f"{v:.4g}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``target``, ``compute``, ``current``, and ``candidates`` best first (the
-        batch's picks when ``batch > 1``, else every candidate)."""
-        rows = self.picks if len(self.picks) > 1 else self.candidates
+        """JSON-ready: ``target``, ``compute``, ``current``, ``budget``, ``rule``, and
+        ``candidates`` best first (the batch's picks when ``batch > 1`` or under a budget, else
+        every candidate)."""
+        rows = self.picks if self._is_batch else self.candidates
         keys = [
             K.N,
             K.D,
@@ -194,6 +206,8 @@ class Design:
             "interval": self.interval,
             "current": dict(self.current),
             "batch": len(self.picks),
+            "budget": self.budget,
+            "rule": self.rule,
             "sims": self.sims,
             "draws": self.draws,
             "candidates": [
@@ -222,6 +236,7 @@ def design_runs(
     seed: int | None = None,
     min_ess: float = MIN_ESS,
     rank: str = "per_flop",
+    budget: float | None = None,
     refit: bool = True,
     max_refits: int = 20,
     k: float | None = None,
@@ -246,6 +261,11 @@ def design_runs(
         ``"per_flop"`` (default): by expected shrinkage per FLOP, when compute is what is
         spent; ``"shrinkage"``: by expected shrinkage alone, when the number of runs is (each
         within ``max_run_compute``).
+    budget
+        Total compute (FLOPs) of the batch: runs are chosen while they fit in what is left
+        (fewer than ``batch`` when nothing more fits, with a note), and the batch is the better
+        of the two greedy rules, per FLOP and per run (``Design.rule`` says which;
+        :mod:`bayescale.design_batch`). ``rank`` then only orders ``candidates``.
     sims, draws
         Simulations per candidate, and posterior draws used (a random subset when the fit has
         more).
@@ -261,8 +281,10 @@ def design_runs(
     """
     target, compute, plan = check_target(target, compute, N, D)
     interval = check_interval(interval)
-    if rank not in ("per_flop", "shrinkage"):
+    if rank not in RULES:
         raise ConfigError(f"rank must be 'per_flop' or 'shrinkage', got {rank!r}")
+    if budget is not None:
+        budget = float(positive_values("budget", budget)[0])
     for name, value, least in (("batch", batch, 1), ("sims", sims, 8), ("draws", draws, 100)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ConfigError(f"{name} must be an integer >= {least}, got {value!r}")
@@ -281,6 +303,8 @@ def design_runs(
             cand = cand[cand[K.C] <= top * (1 + 1e-9)].reset_index(drop=True)
             if cand.empty:
                 raise ConfigError(f"no candidate run costs at most max_run_compute={top:g}")
+    if budget is not None and not cand[K.C].min() <= budget * (1 + 1e-9):
+        raise ConfigError(f"no candidate run costs at most budget={budget:g}")
     if batch > len(cand):
         raise ConfigError(f"batch {batch} is larger than the {len(cand)} candidate runs")
     seed = int(fit.settings.get("seed", 0) if seed is None else seed)
@@ -303,24 +327,15 @@ def design_runs(
 
     sim = _Simulations(fit, full, cand, sims, seed, k)
     cost = cand[K.C].to_numpy(float)
-    logw = np.zeros((sims, len(values)))
-    before, chosen, picks, per_sim = width, [], [], []
-    ranking = None
-    for _ in range(batch):
-        table, each = _evaluate(values, logw, sim.loglik, chosen, interval, min_ess)
-        gain = (before - table["expected_width"]) / width
-        table["shrinkage"] = 1.0 - table["expected_width"] / width
-        table["shrinkage_per_flop"] = gain / cost
-        if ranking is None:
-            ranking = table
-        j = int(np.nanargmax((gain / cost if rank == "per_flop" else gain).to_numpy()))
-        per_sim.append(each[j])
-        picks.append({**cand.iloc[j].to_dict(), **table.iloc[j].to_dict()})
-        logw = logw + sim.loglik[j]
-        before = float(table["expected_width"].iloc[j])
-        chosen.append(j)
+    chosen_batch = choose_batch(
+        values, sim.loglik, cost, width, batch, interval, min_ess, rank, budget
+    )
+    chosen, per_sim, ranking = chosen_batch.chosen, chosen_batch.per_sim, chosen_batch.first
+    picks = [
+        {**cand.iloc[j].to_dict(), **row} for j, row in zip(chosen, chosen_batch.rows, strict=True)
+    ]
     picked = pd.DataFrame(picks)
-    picked.insert(0, "pick", np.arange(1, batch + 1))
+    picked.insert(0, "pick", np.arange(1, len(picked) + 1))
     picked["refits"] = 0
     notes: list[str] = []
     can_refit = not (fit.law.grouped or fit.law.likelihood.curve)
@@ -361,6 +376,11 @@ def design_runs(
         )
     for note in notes:
         warnings.warn(note, ConvergenceWarning, stacklevel=2)
+    if len(chosen) < batch:  # a fact about the budget, not a warning
+        notes.append(
+            f"{len(chosen)} of {batch} runs fit in the budget of {budget:g} FLOPs "
+            f"({float(cost[chosen].sum()):.3g} spent)"
+        )
     ranked = pd.concat([cand, ranking], axis=1)
     order = "shrinkage_per_flop" if rank == "per_flop" else "shrinkage"
     ranked = ranked.sort_values(order, ascending=False, kind="stable")
@@ -375,30 +395,9 @@ def design_runs(
         sims=sims,
         draws=len(values),
         notes=notes,
+        budget=budget,
+        rule=chosen_batch.rule,
     )
-
-
-def _evaluate(
-    values: np.ndarray,
-    logw: np.ndarray,
-    loglik: list[np.ndarray],
-    chosen: list[int],
-    interval: float,
-    min_ess: float,
-) -> tuple[pd.DataFrame, dict[int, tuple[np.ndarray, np.ndarray]]]:
-    """Expected width, median ESS and degenerate share of each candidate not yet chosen, and
-    its per-simulation widths and ESS."""
-    n = len(loglik)
-    out = {name: np.full(n, np.nan) for name in ("expected_width", "ess", "degenerate")}
-    each = {}
-    for j in range(n):
-        if j in chosen:
-            continue
-        widths, ess = each[j] = weighted_widths(values, logw + loglik[j], interval)
-        out["expected_width"][j] = widths.mean()
-        out["ess"][j] = np.median(ess)
-        out["degenerate"][j] = np.mean(ess < min_ess)
-    return pd.DataFrame(out), each
 
 
 def _refit_picks(

@@ -1,7 +1,8 @@
 """Which run next, measured (issue #20): runs chosen by ``bayescale.design_runs`` against runs
 chosen at random and an IsoFLOP grid extended to a new budget, at equal compute.
 
-Usage: python scripts/design_study.py [--reps 20] [--jobs 2] [--rank per_flop|shrinkage] [--out F]
+Usage: python scripts/design_study.py [--reps 20] [--jobs 2] [--rank per_flop|shrinkage]
+       [--budget FLOPS] [--out F]
 
 Target: the 90% interval of tokens per parameter at C = 5.88e23 (Chinchilla's budget).
 
@@ -57,6 +58,7 @@ DRAWS = 1000
 RANKED = {"per_flop": "expected shrinkage per FLOP", "shrinkage": "expected shrinkage"}
 SIMS = 128  #: design_runs' simulations per candidate (``--sims``; its default)
 RANK = "per_flop"  #: design_runs' rank (``--rank``; set before the worker processes fork)
+BUDGET = None  #: design_runs' budget per batch (``--budget``; FLOPs; None: none)
 
 
 def _law() -> bs.ChinchillaLaw:
@@ -93,6 +95,7 @@ def _design_arm(runs, pool, observe, seed):
             seed=seed + step,
             rank=RANK,
             sims=SIMS,
+            budget=BUDGET,
         )
         chosen = plan.picks[["N", "D", "C"]]
         key = pool.set_index(["N", "D"]).index
@@ -230,11 +233,18 @@ def main() -> None:
     )
     parser.add_argument("--rank", choices=["per_flop", "shrinkage"], default="per_flop")
     parser.add_argument("--sims", type=int, default=128)
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="compute per batch (FLOPs) for design_runs(budget=): the better of the two rules "
+        "within it; output docs/design_study_budget.md",
+    )
     args = parser.parse_args()
-    global RANK, SIMS
-    RANK, SIMS = args.rank, args.sims
-    suffix = "" if args.rank == "per_flop" else f"_{args.rank}"
+    global RANK, SIMS, BUDGET
+    RANK, SIMS, BUDGET = args.rank, args.sims, args.budget
+    suffix = "_budget" if args.budget else "" if args.rank == "per_flop" else f"_{args.rank}"
     sims_flag = "" if args.sims == 128 else f" --sims {args.sims}"
+    sims_flag += f" --budget {args.budget:g}" if args.budget else ""
     out = Path(args.out or ROOT / "docs" / f"design_study{suffix}.md")
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
@@ -245,6 +255,11 @@ def main() -> None:
     truth = float(
         optimal_allocation(*(TRUTH[k] for k in ("E", "A", "B", "alpha", "beta")), COMPUTE)[TARGET]
     )
+    rule = (
+        f"`budget={args.budget:g}` per batch: the better of the per-FLOP and per-run greedy rules"
+        if args.budget
+        else f'`rank="{args.rank}"`: {RANKED[args.rank]}'
+    )
     text = f"""# Which run next: design against random and IsoFLOP runs at equal compute
 
 Written by `python scripts/design_study.py --reps {args.reps} --rank {args.rank}{sims_flag}`
@@ -253,7 +268,7 @@ the script's docstring.
 
 Target: the 90% interval of tokens per parameter at C = 5.88e23. Each arm adds {ADDED} runs in
 batches of {BATCH} to a start of 40; the design arm's runs are chosen by `bayescale.design_runs`
-(`rank="{args.rank}"`: {RANKED[args.rank]}; greedy batches), the random arm's at random among
+({rule}; greedy batches), the random arm's at random among
 the same candidates at (within 25%) the same compute, the IsoFLOP arm's on one new budget with
 the same compute. {args.reps} repetitions each. "start" is the fit before any run is added.
 "width / random's": the arm's median width over the random arm's; "median of paired ratios": the

@@ -169,3 +169,46 @@ def test_design_cli(small_fit, tmp_path, capsys, monkeypatch):
         code, out, err = run_cli(args, capsys, monkeypatch)
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
         assert fragment in err
+
+
+def test_design_within_a_budget(small_fit, capsys, monkeypatch, tmp_path):
+    """Under a total budget the batch fits in it and is the better of the two greedy rules;
+    with a budget that every unconstrained batch fits in, it is the better of those."""
+    opts = dict(max_run_compute=3e22, batch=3, sims=64, seed=seed(11), **TPP)
+    free = {
+        rule: bs.design_runs(small_fit, rank=rule, **opts) for rule in ("per_flop", "shrinkage")
+    }
+    ample = 2 * max(float(plan.picks["C"].sum()) for plan in free.values())
+    plan = bs.design_runs(small_fit, budget=ample, **opts)
+    best = min(free, key=lambda rule: free[rule].picks["expected_width"].iloc[-1])
+    assert plan.rule == best
+    assert plan.picks[["N", "D"]].values.tolist() == free[best].picks[["N", "D"]].values.tolist()
+    # a budget the per-run batch does not fit in: the picks stay within it
+    tight = 0.5 * float(free["shrinkage"].picks["C"].sum())
+    plan = bs.design_runs(small_fit, budget=tight, **opts)
+    check("batch compute / budget", plan.picks["C"].sum() / tight, "<=", 1.0 + 1e-9)
+    assert plan.picks["pick"].tolist() == list(range(1, len(plan.picks) + 1))
+    check(
+        "the budget batch's expected width / the per-FLOP batch's",
+        plan.picks["expected_width"].iloc[-1] / free["per_flop"].picks["expected_width"].iloc[-1],
+        "<=",
+        1.0 + 1e-9,
+    )
+    doc = plan.to_dict()
+    assert doc["budget"] == tight and doc["rule"] in ("per_flop", "shrinkage")
+    # only the cheapest run fits: one pick and a note saying so
+    cheapest = float(plan.candidates["C"].min())
+    one = bs.design_runs(small_fit, budget=cheapest * 1.5, **opts)
+    assert len(one.picks) == 1 and "1 of 3 runs fit in the budget" in one.notes[-1]
+    assert len(one.to_dict()["candidates"]) == 1
+    with pytest.raises(bs.ConfigError, match="budget"):
+        bs.design_runs(small_fit, budget=cheapest / 2, **opts)
+    with pytest.raises(bs.ConfigError, match="budget"):
+        bs.design_runs(small_fit, budget=-1.0, **opts)
+    fit_dir = small_fit.save(tmp_path / "fit")
+    argv = ["design", fit_dir, "--target", "tokens_per_param", "--compute", 5.88e23]
+    argv += ["--max-run-compute", 1e21, "--batch", 2, "--sims", 32, "--budget", 1e21]
+    code, out, _ = run_cli(argv, capsys, monkeypatch)
+    assert code == 0 and "of a budget of 1e+21" in out
+    code, out, err = run_cli([*argv[:-1], "-3"], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "budget" in err
