@@ -20,7 +20,7 @@ from scipy.special import logsumexp
 
 from . import constants as K
 from .curves import final_checkpoints, has_curves
-from .drift import with_drift
+from .drift import with_drift, with_tpp_drift
 from .exceptions import ConfigError, DataError
 from .laws.base import Law
 from .splits import split_by_compute, split_by_mask
@@ -75,6 +75,7 @@ def _predictive_draws(law: Law, fit: Any, test: pd.DataFrame, rng, group: str | 
     mu, p = law.predictive(fit.draws(group), **inputs)
     # one drift value per draw and run: the predictive is the mixture over draws
     mu = with_drift(fit, mu, test[K.C].to_numpy(float), rng, group)
+    mu = with_tpp_drift(fit, mu, test.get(K.N), test.get(K.D), rng)
     draws = law.likelihood.sample(rng, mu, p)
     y = law.to_observed(test[law.target].to_numpy(float))
     return draws, np.broadcast_to(law.likelihood.logpdf(y, mu, p), draws.shape)

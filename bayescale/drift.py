@@ -33,6 +33,8 @@ from .exceptions import ConfigError
 __all__ = [
     "drift_sd",
     "with_drift",
+    "tpp_drift_sd",
+    "with_tpp_drift",
     "tau_from_residuals",
     "tau_posterior",
     "tau_prior",
@@ -87,6 +89,40 @@ def with_drift(
     else:
         sd = drift_sd(tau, compute, c_max)
     return centre + sd * rng.standard_normal(shape)
+
+
+def tpp_drift_sd(tau: float | None, n: Any, d: Any, tpp_min: float) -> np.ndarray:
+    """Standard deviation of the tokens-per-parameter drift at ``(n, d)``: ``tau`` times the
+    square root of the decades of ``D / N`` below ``tpp_min`` (0 at or above it).
+
+    Examples
+    --------
+    >>> tpp_drift_sd(0.04, [1e9, 1e9, 1e9], [2e10, 1e10, 1e9], 20.0).round(4).tolist()
+    [0.0, 0.0219, 0.0456]
+    """
+    tpp = np.asarray(d, dtype=float) / np.asarray(n, dtype=float)
+    if tau is None or tau <= 0:
+        return np.zeros_like(tpp)
+    return tau * np.sqrt(np.maximum(np.log10(tpp_min / tpp), 0.0))
+
+
+def with_tpp_drift(fit: Any, centre: Any, n: Any, d: Any, rng: np.random.Generator) -> Any:
+    """``centre`` (observation scale, posterior draws first) plus one draw of the fit's
+    tokens-per-parameter drift per element at ``(n, d)``: a curve fit's law is extrapolated
+    below the fitted runs' smallest ``D / N``, and the drift's scale is learned from the
+    checkpoints its rule left out there (:func:`bayescale.tpp_drift.estimate_tpp_drift`).
+    ``centre`` unchanged, and no random numbers drawn, when the fit has no such drift or no
+    point lies below the range."""
+    info = fit.settings.get("drift", {}).get("tpp") or {}
+    taus = info.get("tau_draws")
+    if not taus or n is None or d is None:
+        return centre
+    base = tpp_drift_sd(1.0, n, d, float(info["tpp_min"]))
+    if not np.any(base > 0):
+        return centre
+    shape = np.shape(centre)
+    t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(-1, *([1] * (len(shape) - 1)))
+    return centre + t * base * rng.standard_normal(shape)
 
 
 #: How ``tau`` is estimated from the held-out residuals (see :func:`tau_from_residuals`).

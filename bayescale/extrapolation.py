@@ -3,10 +3,12 @@
 A law's intervals hold where its form does. Beyond the largest fitted run in compute the
 extrapolation drift widens them (:mod:`bayescale.drift`), and past ``MAX_EXTRAPOLATION`` x a
 warning says that the form is assumed to hold that far. Below the fitted runs' tokens per
-parameter nothing widens them: a run much shorter for its size than any fitted one (an
-over-sized model, or an early checkpoint of a curve) lies where the law was never measured,
-and on the OLMo ladder the law's losses there are too low (``docs/curve_backtest.md``: 58% of
-the 3B checkpoints below 20 tokens per parameter covered by 90% intervals, all of those above).
+parameter a run is much shorter for its size than any fitted one (an over-sized model, or an
+early checkpoint of a curve): the law was never measured there, and on the OLMo ladder its
+losses there are too low. A curve fit learns how much too low from the checkpoints its rule left
+out there and widens its intervals by that drift (:mod:`bayescale.tpp_drift`; on the ladder's 3B
+checkpoints below the range, coverage 0.29 -> 0.88, ``docs/curve_backtest.md``); a fit of final
+losses has nothing to learn it from, and nothing widens its intervals there.
 :func:`extrapolation` warns below ``1 / MIN_TOKENS_PER_PARAM_FACTOR`` of the smallest.
 """
 
@@ -61,10 +63,16 @@ def extrapolation(
         fitted = float((runs[K.D] / runs[K.N]).min())
         tpp = np.asarray(d, dtype=float) / np.asarray(n, dtype=float)
         if (tpp < fitted / MIN_TOKENS_PER_PARAM_FACTOR).any():
+            learned = (fit.settings.get("drift", {}).get("tpp") or {}).get("tau_draws")
+            widen = (
+                "its intervals widen by the drift learned from the checkpoints left out there"
+                if learned
+                else "its intervals do not widen there"
+            )
             warnings.warn(
                 f"{tpp.min():.3g} tokens per parameter, under the fitted runs' smallest "
                 f"({fitted:.3g}): the law is not measured that short for a model's size (an "
-                "early checkpoint, an over-sized model), and its intervals do not widen there",
+                f"early checkpoint, an over-sized model), and {widen}",
                 ExtrapolationWarning,
                 stacklevel=3,
             )

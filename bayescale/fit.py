@@ -274,6 +274,17 @@ class Fit:
         tau = (self.settings.get("drift") or {}).get("tau")
         return None if tau is None else float(tau)
 
+    def _tpp_drift_note(self) -> str:
+        """A curve fit's tokens-per-parameter drift, as a clause of :attr:`drift_note`."""
+        tpp = (self.settings.get("drift") or {}).get("tpp") or {}
+        if not tpp.get("tau_draws"):
+            return ""
+        return (
+            f"; tau = {tpp['tau']:.3g} per sqrt(decade) of D/N below the fitted "
+            f"{tpp['tpp_min']:.3g} tokens per parameter (learned from {tpp['n_left_out']} "
+            "checkpoints left out there)"
+        )
+
     @property
     def drift_note(self) -> str:
         """One line saying what an extrapolation from this fit carries: the learned drift, or
@@ -292,7 +303,7 @@ class Fit:
                 source = f"learned from {info.get('n_inner_test', '?')} held-out runs"
             return (
                 f"extrapolation drift tau = {self.drift:.3g} per sqrt(decade) of compute beyond "
-                f"the largest run ({source})"
+                f"the largest run ({source})" + self._tpp_drift_note()
             )
         why = info.get("note") or "not estimated"
         if self.settings.get("method", "mcmc") != "mcmc":

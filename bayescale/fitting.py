@@ -39,6 +39,7 @@ from .fit import Fit
 from .laws.base import Law, make_law, provide_verb
 from .sampling import DEFAULT_DRAWS, PILOT_DRAWS, PILOT_TUNE, sample_posterior
 from .splits import split_by_compute, split_top_loss
+from .tpp_drift import estimate_tpp_drift
 
 __all__ = [
     "fit_law",
@@ -102,8 +103,8 @@ def _validated_runs(
     exclude_top_loss: int,
     min_fraction: float = MIN_FRACTION,
     min_tokens_per_param: float | str | None = "shortest",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    runs = law.load_runs(runs)
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    runs = loaded = law.load_runs(runs)
     if law.likelihood.curve:
         if exclude_top_loss:  # the highest losses of curves are early checkpoints, not runs
             raise ConfigError(
@@ -123,7 +124,7 @@ def _validated_runs(
             f"{len(runs)} run(s) cannot identify {law.n_free} free parameters of "
             f"{law.name} ({', '.join(law.sampled_params)}); more runs are needed"
         )
-    return runs, excluded
+    return runs, excluded, loaded
 
 
 def fit_law(
@@ -179,7 +180,9 @@ def fit_law(
         distance. ``False`` skips it (predictions then carry parameter and noise
         uncertainty only); ``True`` / ``"mle"`` estimates it by maximum likelihood,
         ``"moments"`` by the method of moments (see :func:`estimate_drift`). A curve fit
-        learns it from its runs' final checkpoints (:func:`final_losses_law`).
+        learns it from its runs' final checkpoints (:func:`final_losses_law`), and a second
+        one below the fitted tokens per parameter from the checkpoints its rule left out
+        there (:mod:`bayescale.tpp_drift`; ``fit.settings["drift"]["tpp"]``).
     min_fraction, min_tokens_per_param
         Curve fits (``likelihood="curve"``): which checkpoints count (the warm-up and the
         earliest descent do not); see :func:`bayescale.curves.keep_checkpoints`. Links of a
@@ -195,7 +198,7 @@ def fit_law(
     check_settings(draws, tune, chains, sampler, target_accept, cores)
     if drift not in (True, False):
         check_drift_method(drift)
-    runs, excluded = _validated_runs(
+    runs, excluded, loaded = _validated_runs(
         law, runs, exclude_top_loss, min_fraction, min_tokens_per_param
     )
     seed, pilot_seed, main_seed = derive_seeds(seed)
@@ -224,6 +227,16 @@ def fit_law(
             target_accept=target_accept,
             method="mle" if drift is True else drift,
         )
+        if law.likelihood.curve:  # and below the fitted tokens per parameter
+            drift_info["tpp"] = estimate_tpp_drift(
+                law,
+                samples.posterior,
+                loaded,
+                runs,
+                min_fraction,
+                method="mle" if drift is True else drift,
+                seed=main_seed,
+            )
         timing["drift_s"] = time.perf_counter() - t0
     record = samples.record
     settings = {

@@ -21,7 +21,7 @@ from .chain import NO_LINK, link_scores
 from .checks import check_finite, check_interval
 from .curve_noise import log_run_length, schedule_gap
 from .curves import cosine_remaining, planned_totals
-from .drift import with_drift
+from .drift import with_drift, with_tpp_drift
 from .exceptions import ConfigError
 from .extrapolation import MAX_EXTRAPOLATION, extrapolation
 from .fit import Fit
@@ -115,12 +115,14 @@ def _noisy(
     group: str | None = None,
 ) -> np.ndarray:
     """A new run's outcome: the law, the extrapolation drift beyond the fitted compute (see
-    :mod:`bayescale.drift`) and run-to-run noise."""
+    :mod:`bayescale.drift`; a curve fit's also below its fitted tokens per parameter) and
+    run-to-run noise."""
     law = fit.law
     noisy = law.likelihood_params(
         law.numpy_params(p), {x: np.log(v) for x, v in inputs.items()}, np
     )
     centre = with_drift(fit, law.to_observed(loss), c, rng, group)
+    centre = with_tpp_drift(fit, centre, inputs.get(K.N), inputs.get(K.D), rng)
     return law.from_observed(law.likelihood.sample(rng, centre, noisy))
 
 

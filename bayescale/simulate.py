@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import constants as K
 from .curve_noise import log_run_length, schedule_gap
+from .exceptions import ConfigError
 from .laws.base import Law, provide_verb
 from .priors import draw_prior
 
@@ -94,19 +95,24 @@ def simulate_curves(
     sigma: float = 0.005,
     sigma_run: float = 0.0,
     ell: float = 0.5,
+    lr_schedule: str = "cosine",
+    decay_fraction: float = 0.2,
     seed: int,
 ) -> pd.DataFrame:
     """Training curves of the runs of ``runs`` (one row per run: ``N`` and the planned total
     ``D``) under the curve model: a checkpoint at ``d`` of a run planned for ``T`` tokens has
     log loss ``log(L(N, d) + gap) + b + e``, the gap
     :func:`~bayescale.curve_noise.schedule_gap` with ``anneal=schedule``,
-    ``anneal_power=schedule_power`` and ``anneal_length=schedule_length`` of ``g``, a cosine
-    anneal still to come (1 at the start, 0 at the end); ``b ~ Normal(0, sigma_run)`` is the
+    ``anneal_power=schedule_power`` and ``anneal_length=schedule_length`` of ``g``, the anneal
+    still to come (1 at the start, 0 at the end): a cosine in ``d / T``, or with
+    ``lr_schedule="wsd"`` warmup-stable-decay (1 until the last ``decay_fraction`` of the run,
+    then a linear decay), which a fit sees only through the ``lr`` column;
+    ``b ~ Normal(0, sigma_run)`` is the
     run's offset and ``e`` OU noise in log tokens (sd ``sigma``, correlation length ``ell``;
     :mod:`bayescale.curve_noise`).
 
     Checkpoints are spaced evenly in log d from 5% to 100% of each run; the result has the
-    columns of a curves table (``run``, ``run_tokens``, ``lr``: a cosine from 1e-3 to 1e-5).
+    columns of a curves table (``run``, ``run_tokens``, ``lr``: from 1e-3 to 1e-5 along ``g``).
 
     Examples
     --------
@@ -117,12 +123,19 @@ def simulate_curves(
     >>> curves.groupby("run").size().tolist(), float(curves["D"].max())
     ([5, 5], 8000000000.0)
     """
+    if lr_schedule not in ("cosine", "wsd"):
+        raise ConfigError(f"lr_schedule must be 'cosine' or 'wsd', got {lr_schedule!r}")
+    if not 0 < decay_fraction <= 1:
+        raise ConfigError(f"decay_fraction must lie in (0, 1], got {decay_fraction!r}")
     rng = np.random.default_rng(seed)
     frames = []
     sizes, totals = runs[K.N].to_numpy(float), runs[K.D].to_numpy(float)
     for i, (n, total) in enumerate(zip(sizes, totals, strict=True)):
         d = np.geomspace(0.05 * total, total, checkpoints)
-        g = (1.0 + np.cos(np.pi * d / total)) / 2.0
+        if lr_schedule == "cosine":
+            g = (1.0 + np.cos(np.pi * d / total)) / 2.0
+        else:
+            g = np.clip((1.0 - d / total) / decay_fraction, 0.0, 1.0)
         g[-1] = 0.0
         step = np.diff(np.log(d), prepend=np.log(d[0]))
         e = np.empty(checkpoints)

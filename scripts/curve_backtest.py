@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binom
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -105,12 +106,15 @@ def main() -> None:
     curve_fit = bs.ChinchillaLaw(likelihood="curve").fit(train, **settings)
     t_curve = time.perf_counter() - t0
     fixed_fit = bs.ChinchillaLaw(likelihood="curve", priors=FIXED_SHAPE).fit(train, **settings)
+    # the same curves without the learning rate: the anneal still to come from a cosine in D / T
+    no_lr_fit = bs.ChinchillaLaw(likelihood="curve").fit(train.drop(columns="lr"), **settings)
     t0 = time.perf_counter()
     final_fit = bs.ChinchillaLaw().fit(train, seed=args.seed)
     t_final = time.perf_counter() - t0
     fits = {
         "curve fit": curve_fit,
         "curve fit, gap shape fixed (power 1, length 0)": fixed_fit,
+        "curve fit without the lr column (a cosine schedule)": no_lr_fit,
         "final-losses fit": final_fit,
     }
 
@@ -152,7 +156,9 @@ def main() -> None:
             **per_run,
         }
     )
-    loo = bs.compare({"gap shape learned": curve_fit, "gap shape fixed": fixed_fit})
+    loo = bs.compare(
+        {"gap shape learned": curve_fit, "gap shape fixed": fixed_fit, "without lr": no_lr_fit}
+    )
     loo = loo.reset_index(names="curve model").round(2)
     summary = curve_fit.summary()
     keep = ["E", "A", "B", "alpha", "beta", *curve_fit.law.likelihood.noise_params]
@@ -163,6 +169,12 @@ def main() -> None:
         f"{diag['divergences']} divergences"
         + ("" if diag["ok"] else " (**flagged**: do not trust the curve fit's numbers yet)")
     )
+    floor_a = binom.ppf(0.05, len(checkpoints), 0.9) / len(checkpoints)
+    info = curve_fit.settings["drift"]["tpp"]
+    tpp_info = (
+        f"tau {info['tau']:.3f} per square-root decade of D/N on the log-loss scale, from "
+        f"{info['n_left_out']} checkpoints of {info['runs_left_out']} runs"
+    )
     text = f"""# Training curves: the OLMo ladder's 3B runs and 7B target from the rungs' curves
 
 Written by `python scripts/curve_backtest.py` (seed {args.seed}); do not edit by hand.
@@ -171,15 +183,19 @@ Fitted on the rungs 190M-1B (24 runs, all lengths): the curve fit (`likelihood="
 {CURVE_DRAWS} draws per chain at target_accept 0.95) on {len(curve_fit.runs)} of their
 {len(train)} checkpoints (past 10% of their run and at least the shortest run's tokens per
 parameter), the same with the schedule gap's shape fixed (the curve model before the gap's
-power and length were learned), and the final-losses fit (the default) on their 24 final
-checkpoints. Held out: (a) the {len(checkpoints)} checkpoints of the six 3B runs past 10% of
-their run, predicted by the curve fits as checkpoints of planned runs (`run_tokens`, a cosine
-anneal) and by the final-losses fit as the fully trained loss at each D, also split at the
-fitted runs' smallest tokens per parameter ({tpp_min:.1f}: the rungs' 0.5xC runs, of which only
-the final checkpoints are that long; below it the law is extrapolated in D / N, as for all of
-3B-0.5xC but its end); (b) the six 3B runs' final losses and the 7B target's.
-Intervals: a new run's, 90%. Calibrated floor of the coverage (5% binomial quantile over
-independent runs): 0.71 for the 7 final losses.
+power and length were learned), the same without the `lr` column (the anneal still to come from
+a cosine in D / run_tokens instead of the logged learning rate), and the final-losses fit (the
+default) on their 24 final checkpoints. Held out: (a) the {len(checkpoints)} checkpoints of the
+six 3B runs past 10% of their run, predicted by the curve fits as checkpoints of planned runs
+(`run_tokens`, a cosine anneal) and by the final-losses fit as the fully trained loss at each
+D, also split at the fitted runs' smallest tokens per parameter ({tpp_min:.1f}: the rungs'
+0.5xC runs, of which only the final checkpoints are that long; below it the law is extrapolated
+in D / N, as for all of 3B-0.5xC but its end); (b) the six 3B runs' final losses and the 7B
+target's. Intervals: a new run's, 90%; below the fitted tokens per parameter the curve fits'
+widen by the drift learned from the rungs' checkpoints that the rule left out there
+(`bayescale.tpp_drift`: {tpp_info}). Calibrated floor of the coverage (5% binomial quantile):
+{floor_a:.2f} for the {len(checkpoints)} checkpoints as if they were independent (they are not:
+182 per run, so this floor is strict), 0.71 for the 7 final losses.
 
 {markdown(table)}
 
@@ -193,7 +209,8 @@ Final losses, median [90% interval] of a new run:
 
 {markdown(runs)}
 
-PSIS-LOO of the two curve models (one run's whole curve left out at a time):
+PSIS-LOO of the curve models (one run's whole curve left out at a time; the same checkpoints,
+so the fit without the learning rate is comparable too):
 
 {markdown(loo)}
 

@@ -113,3 +113,25 @@ def test_drift_methods_and_bad_method(law, chinchilla_runs):
     mle = estimate_drift(law, chinchilla_runs, method="mle", seed=3)
     # the default fit's drift on the same runs (excluding 5) is 0.0128: all 245 are close
     assert mle["method"] == "mle" and 0.005 < mle["tau"] < 0.03
+
+
+def test_tpp_drift_widens_only_below_the_fitted_tokens_per_parameter():
+    """``with_tpp_drift`` adds Normal(0, tau**2 d) at d decades of D/N below the fitted range,
+    nothing (and no random numbers) at or above it or for a fit without it."""
+    from types import SimpleNamespace
+
+    from bayescale.drift import with_tpp_drift
+
+    fit = SimpleNamespace(settings={"drift": {"tpp": {"tau_draws": [0.05] * 10, "tpp_min": 20.0}}})
+    centre = np.zeros((40_000, 3))
+    n, d = np.full(3, 1e9), np.array([2e9, 2e10, 4e10])  # 2, 20 and 40 tokens per parameter
+    rng = np.random.default_rng(0)
+    out = with_tpp_drift(fit, centre, n, d, rng)
+    assert out[:, 0].std() == pytest.approx(0.05, rel=0.02)  # 40 000 draws: sd within 0.4%
+    assert (out[:, 1:] == 0).all()
+    state = rng.bit_generator.state
+    for inside in (with_tpp_drift(fit, centre[:, 1:], n[1:], d[1:], rng), centre[:, 1:]):
+        assert (inside == 0).all()
+    assert rng.bit_generator.state == state
+    bare = SimpleNamespace(settings={"drift": {"tau": 0.02}})
+    assert with_tpp_drift(bare, centre, n, d, rng) is centre
