@@ -42,7 +42,7 @@ import pandas as pd
 from . import constants as K
 from .candidates import candidate_grid, read_candidates
 from .checks import check_interval
-from .design_batch import RULES, choose_batch
+from .design_batch import RULES, Problem, choose_batch
 from .design_targets import (
     TARGETS,
     check_target,
@@ -327,9 +327,8 @@ def design_runs(
 
     sim = _Simulations(fit, full, cand, sims, seed, k)
     cost = cand[K.C].to_numpy(float)
-    chosen_batch = choose_batch(
-        values, sim.loglik, cost, width, batch, interval, min_ess, rank, budget
-    )
+    problem = Problem(values, sim.loglik, cost, width, interval, min_ess)
+    chosen_batch = choose_batch(problem, batch, rank, budget)
     chosen, per_sim, ranking = chosen_batch.chosen, chosen_batch.per_sim, chosen_batch.first
     picks = [
         {**cand.iloc[j].to_dict(), **row} for j, row in zip(chosen, chosen_batch.rows, strict=True)

@@ -23,7 +23,15 @@ import pandas as pd
 
 from .design_targets import weighted_widths
 
-__all__ = ["Batch", "choose_batch", "evaluate", "greedy_batch", "RULES"]
+__all__ = [
+    "Batch",
+    "Problem",
+    "choose_batch",
+    "evaluate",
+    "greedy_batch",
+    "toy_problem",
+    "RULES",
+]
 
 #: The greedy rules: marginal shrinkage per FLOP, or marginal shrinkage alone.
 RULES = ("per_flop", "shrinkage")
@@ -78,16 +86,40 @@ class Batch:
     width: float = np.inf
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What a batch is chosen from: the target's draws (``values``), each candidate's
+    simulated log-likelihood under every draw (``loglik``, one sims x draws matrix per
+    candidate), the candidates' ``cost``, the current ``width``, the ``interval`` and
+    ``min_ess``."""
+
+    values: np.ndarray
+    loglik: list[np.ndarray]
+    cost: np.ndarray
+    width: float
+    interval: float
+    min_ess: float
+
+
+def toy_problem(seed: int = 1) -> Problem:
+    """A small :class:`Problem` for examples: a target of 400 standard-normal draws and three
+    candidates whose simulated outcomes pin it to 0.3, 1 and 3 (8 simulations), costing 10, 1
+    and 1.
+
+    Examples
+    --------
+    >>> toy_problem().cost.tolist()
+    [10.0, 1.0, 1.0]
+    """
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=400)
+    y = rng.normal(size=(8, 1))
+    loglik = [-0.5 * (values[None, :] - y) ** 2 / s**2 for s in (0.3, 1.0, 3.0)]
+    return Problem(values, loglik, np.array([10.0, 1.0, 1.0]), 3.3, 0.9, 50.0)
+
+
 def greedy_batch(
-    values: np.ndarray,
-    loglik: list[np.ndarray],
-    cost: np.ndarray,
-    width: float,
-    batch: int,
-    interval: float,
-    min_ess: float,
-    rule: str = "per_flop",
-    budget: float | None = None,
+    problem: Problem, batch: int, rule: str = "per_flop", budget: float | None = None
 ) -> Batch:
     """Up to ``batch`` runs, greedily by ``rule`` (``"per_flop"`` or ``"shrinkage"``), each
     eligible while its cost fits in what is left of ``budget`` (none: no limit). Fewer are
@@ -95,21 +127,18 @@ def greedy_batch(
 
     Examples
     --------
-    >>> rng = np.random.default_rng(1)
-    >>> values = rng.normal(size=400)
-    >>> y = rng.normal(size=(8, 1))
-    >>> loglik = [-0.5 * (values[None, :] - y) ** 2 / s**2 for s in (0.3, 1.0, 3.0)]
-    >>> cost = np.array([10.0, 1.0, 1.0])
-    >>> greedy_batch(values, loglik, cost, 3.3, 2, 0.9, 50.0, "shrinkage").chosen
+    >>> problem = toy_problem()  # candidates 0-2: precise and dear, then cheap and vaguer
+    >>> greedy_batch(problem, 2, "shrinkage").chosen
     [0, 1]
-    >>> greedy_batch(values, loglik, cost, 3.3, 2, 0.9, 50.0, "shrinkage", budget=5.0).chosen
+    >>> greedy_batch(problem, 2, "shrinkage", budget=5.0).chosen
     [1, 2]
     """
+    values, loglik, cost, width = problem.values, problem.loglik, problem.cost, problem.width
     out = Batch(rule=rule)
     logw = np.zeros((loglik[0].shape[0], len(values)))
     before, left = width, np.inf if budget is None else float(budget)
     for _ in range(batch):
-        table, each = evaluate(values, logw, loglik, out.chosen, interval, min_ess)
+        table, each = evaluate(values, logw, loglik, out.chosen, problem.interval, problem.min_ess)
         gain = ((before - table["expected_width"]) / width).to_numpy()
         table["shrinkage"] = 1.0 - table["expected_width"] / width
         table["shrinkage_per_flop"] = gain / cost
@@ -131,34 +160,19 @@ def greedy_batch(
 
 
 def choose_batch(
-    values: np.ndarray,
-    loglik: list[np.ndarray],
-    cost: np.ndarray,
-    width: float,
-    batch: int,
-    interval: float,
-    min_ess: float,
-    rank: str = "per_flop",
-    budget: float | None = None,
+    problem: Problem, batch: int, rank: str = "per_flop", budget: float | None = None
 ) -> Batch:
     """The batch: by ``rank`` without a budget; within ``budget``, the better of the two
     greedy rules (the narrower expected interval; on a tie, the cheaper batch).
 
     Examples
     --------
-    >>> rng = np.random.default_rng(1)
-    >>> values = rng.normal(size=400)
-    >>> y = rng.normal(size=(8, 1))
-    >>> loglik = [-0.5 * (values[None, :] - y) ** 2 / s**2 for s in (0.3, 1.0, 3.0)]
-    >>> b = choose_batch(values, loglik, np.array([10.0, 1.0, 1.0]), 3.3, 2, 0.9, 50.0,
-    ...                  budget=10.0)
+    >>> problem = toy_problem()  # candidates 0-2: precise and dear, then cheap and vaguer
+    >>> b = choose_batch(problem, 2, budget=10.0)
     >>> b.chosen, b.rule
     ([0], 'shrinkage')
     """
     if budget is None:
-        return greedy_batch(values, loglik, cost, width, batch, interval, min_ess, rank)
-    found = [
-        greedy_batch(values, loglik, cost, width, batch, interval, min_ess, rule, budget)
-        for rule in RULES
-    ]
-    return min(found, key=lambda b: (b.width, float(np.sum(cost[b.chosen]))))
+        return greedy_batch(problem, batch, rank)
+    found = [greedy_batch(problem, batch, rule, budget) for rule in RULES]
+    return min(found, key=lambda b: (b.width, float(np.sum(problem.cost[b.chosen]))))
