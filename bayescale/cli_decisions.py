@@ -91,6 +91,16 @@ def predict(
             "all, or per --n).",
         ),
     ] = None,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            help="With --run-tokens: the planned runs' schedule, cosine, linear or wsd "
+            "(warmup-stable-decay)."
+        ),
+    ] = "cosine",
+    decay_fraction: Annotated[
+        float, typer.Option(help="--schedule wsd: the share of the run that decays.")
+    ] = 0.2,
     target_score: Annotated[
         float | None,
         typer.Option(help="Chain fits: a target score; adds P(new run scores at least it)."),
@@ -125,6 +135,8 @@ def predict(
             target=target,
             unique_tokens=unique_tokens or None,  # one value broadcasts to every plan
             run_tokens=run_tokens or None,
+            schedule=schedule,
+            decay_fraction=decay_fraction,
             target_score=target_score,
         )
     chain = fit.link is not None

@@ -37,7 +37,9 @@ __all__ = [
     "curve_data",
     "curve_runs",
     "cosine_remaining",
+    "planned_remaining",
     "planned_totals",
+    "SCHEDULES",
     "final_checkpoints",
     "has_curves",
     "keep_checkpoints",
@@ -214,6 +216,37 @@ def cosine_remaining(d: np.ndarray, total: np.ndarray) -> np.ndarray:
     """
     frac = np.minimum(np.asarray(d, dtype=float) / total, 1.0)
     g = (1.0 + np.cos(np.pi * frac)) / 2.0
+    return np.where(np.isclose(frac, 1.0, rtol=AT_END_RTOL, atol=0.0), 0.0, g)
+
+
+#: Learning-rate schedules of planned runs (:func:`planned_remaining`).
+SCHEDULES = ("cosine", "wsd", "linear")
+
+
+def planned_remaining(
+    d: np.ndarray, total: np.ndarray, schedule: str = "cosine", decay_fraction: float = 0.2
+) -> np.ndarray:
+    """The anneal still to come at ``d`` tokens of a run planned for ``total`` under a named
+    schedule: ``"cosine"`` (:func:`cosine_remaining`), ``"linear"`` (``1 - d / total``) or
+    ``"wsd"`` (warmup-stable-decay: 1 until the last ``decay_fraction`` of the run, then a
+    linear decay); 0 at (and past) the end.
+
+    Examples
+    --------
+    >>> d = np.array([2.0, 5.0, 9.0, 10.0])
+    >>> planned_remaining(d, 10.0, "wsd").round(3).tolist()
+    [1.0, 1.0, 0.5, 0.0]
+    >>> planned_remaining(d, 10.0, "linear").round(3).tolist()
+    [0.8, 0.5, 0.1, 0.0]
+    """
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    if not 0 < decay_fraction <= 1:
+        raise ConfigError(f"decay_fraction must lie in (0, 1], got {decay_fraction!r}")
+    if schedule == "cosine":
+        return cosine_remaining(d, total)
+    frac = np.minimum(np.asarray(d, dtype=float) / total, 1.0)
+    g = 1.0 - frac if schedule == "linear" else np.clip((1.0 - frac) / decay_fraction, 0.0, 1.0)
     return np.where(np.isclose(frac, 1.0, rtol=AT_END_RTOL, atol=0.0), 0.0, g)
 
 

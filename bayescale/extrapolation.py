@@ -7,7 +7,7 @@ parameter a run is much shorter for its size than any fitted one (an over-sized 
 early checkpoint of a curve): the law was never measured there, and on the OLMo ladder its
 losses there are too low. A curve fit learns how much too low from the checkpoints its rule left
 out there and widens its intervals by that drift (:mod:`bayescale.tpp_drift`; on the ladder's 3B
-checkpoints below the range, coverage 0.29 -> 0.88, ``docs/curve_backtest.md``); a fit of final
+checkpoints below the range, coverage 0.29 -> 0.86, ``docs/curve_backtest.md``); a fit of final
 losses has nothing to learn it from, and nothing widens its intervals there.
 :func:`extrapolation` warns below ``1 / MIN_TOKENS_PER_PARAM_FACTOR`` of the smallest.
 """

@@ -20,7 +20,7 @@ from . import constants as K
 from .chain import NO_LINK, link_scores
 from .checks import check_finite, check_interval
 from .curve_noise import log_run_length, schedule_gap
-from .curves import cosine_remaining, planned_totals
+from .curves import planned_remaining, planned_totals
 from .drift import with_drift, with_tpp_drift
 from .exceptions import ConfigError
 from .extrapolation import MAX_EXTRAPOLATION, extrapolation
@@ -139,6 +139,8 @@ def predict_loss(
     seed: int | None = None,
     unique_tokens: Any = None,
     run_tokens: Any = None,
+    schedule: str = "cosine",
+    decay_fraction: float = 0.2,
     target_score: float | None = None,
 ) -> pd.DataFrame:
     """Extrapolated loss at planned runs (N, D): the law's loss and a new run's loss (and for a
@@ -167,9 +169,12 @@ def predict_loss(
         a scalar or one per plan; ``D / unique_tokens`` is the number of epochs.
     run_tokens
         Curve fits only: each run's planned total, ``D`` a checkpoint within it; the loss
-        there adds the anneal still to come (:func:`~bayescale.curve_noise.schedule_gap` of a
-        cosine schedule, :func:`~bayescale.curves.cosine_remaining`).
+        there adds the anneal still to come (:func:`~bayescale.curve_noise.schedule_gap`).
         Without it a curve fit predicts the final loss of a fully trained run, as every fit does.
+    schedule, decay_fraction
+        The planned runs' learning-rate schedule, with ``run_tokens``: ``"cosine"`` (default),
+        ``"linear"`` or ``"wsd"`` (flat until the last ``decay_fraction``);
+        :func:`~bayescale.curves.planned_remaining`.
     target_score
         Chain fits only: add ``prob_score_above_target``, P(a new run's score >= it).
 
@@ -206,7 +211,10 @@ def predict_loss(
         total = planned_totals(
             positive_values("run_tokens", run_tokens), d, fit.law.likelihood.curve
         )
-        loss = loss + schedule_gap(p, cosine_remaining(d, total), log_run_length(n, total))
+        g = planned_remaining(d, total, schedule, decay_fraction)
+        loss = loss + schedule_gap(p, g, log_run_length(n, total))
+    elif schedule != "cosine":
+        raise ConfigError("schedule is the schedule of a planned run: give its run_tokens too")
     if target_score is not None and fit.link is None:
         raise ConfigError(NO_LINK)
     rng = _rng(fit, seed)

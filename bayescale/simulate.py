@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import constants as K
 from .curve_noise import log_run_length, schedule_gap
+from .curves import SCHEDULES, planned_remaining
 from .exceptions import ConfigError
 from .laws.base import Law, provide_verb
 from .priors import draw_prior
@@ -104,9 +105,10 @@ def simulate_curves(
     log loss ``log(L(N, d) + gap) + b + e``, the gap
     :func:`~bayescale.curve_noise.schedule_gap` with ``anneal=schedule``,
     ``anneal_power=schedule_power`` and ``anneal_length=schedule_length`` of ``g``, the anneal
-    still to come (1 at the start, 0 at the end): a cosine in ``d / T``, or with
-    ``lr_schedule="wsd"`` warmup-stable-decay (1 until the last ``decay_fraction`` of the run,
-    then a linear decay), which a fit sees only through the ``lr`` column;
+    still to come (1 at the start, 0 at the end): a cosine in ``d / T``, or ``lr_schedule``
+    ``"linear"`` or ``"wsd"`` (warmup-stable-decay: 1 until the last ``decay_fraction`` of the
+    run, then a linear decay; :func:`~bayescale.curves.planned_remaining`), which a fit sees
+    only through the ``lr`` column;
     ``b ~ Normal(0, sigma_run)`` is the
     run's offset and ``e`` OU noise in log tokens (sd ``sigma``, correlation length ``ell``;
     :mod:`bayescale.curve_noise`).
@@ -123,19 +125,14 @@ def simulate_curves(
     >>> curves.groupby("run").size().tolist(), float(curves["D"].max())
     ([5, 5], 8000000000.0)
     """
-    if lr_schedule not in ("cosine", "wsd"):
-        raise ConfigError(f"lr_schedule must be 'cosine' or 'wsd', got {lr_schedule!r}")
-    if not 0 < decay_fraction <= 1:
-        raise ConfigError(f"decay_fraction must lie in (0, 1], got {decay_fraction!r}")
+    if lr_schedule not in SCHEDULES:
+        raise ConfigError(f"lr_schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}")
     rng = np.random.default_rng(seed)
     frames = []
     sizes, totals = runs[K.N].to_numpy(float), runs[K.D].to_numpy(float)
     for i, (n, total) in enumerate(zip(sizes, totals, strict=True)):
         d = np.geomspace(0.05 * total, total, checkpoints)
-        if lr_schedule == "cosine":
-            g = (1.0 + np.cos(np.pi * d / total)) / 2.0
-        else:
-            g = np.clip((1.0 - d / total) / decay_fraction, 0.0, 1.0)
+        g = planned_remaining(d, np.full_like(d, total), lr_schedule, decay_fraction)
         g[-1] = 0.0
         step = np.diff(np.log(d), prepend=np.log(d[0]))
         e = np.empty(checkpoints)

@@ -7,12 +7,12 @@ broke). Predictions there are still asked for, e.g. the early checkpoints of a n
 law's error grows with the distance below the fitted range, which parameter uncertainty cannot
 show. The checkpoints the rule left out measure that error without any held-out run: every
 training run past ``min_fraction`` and below the range is predicted from the fit's posterior as
-a checkpoint of its planned run (the law, the anneal still to come under a cosine schedule,
-a new run's noise), exactly as ``predict_loss(fit, N, D, run_tokens=T)`` would, and the drift's
-scale ``tau`` comes from their residuals as the compute drift's does
-(:func:`bayescale.drift.tau_from_residuals`, ``d`` = decades of ``D / N`` below the range).
-Predictions below the range then carry ``Normal(0, tau**2 d)`` more on the observation scale
-(:func:`bayescale.drift.with_tpp_drift`).
+a checkpoint of its run (the law, the anneal still to come from the run's own schedule as in
+the fit, a new run's noise), as ``predict_loss(fit, N, D, run_tokens=T, schedule=...)`` would
+for a planned run, and the drift's scale ``tau`` comes from their residuals as the compute
+drift's does (:func:`bayescale.drift.tau_from_residuals`, ``d`` = decades of ``D / N`` below
+the range). Predictions below the range then carry ``Normal(0, tau**2 d)`` more on the
+observation scale (:func:`bayescale.drift.with_tpp_drift`).
 
 The residuals of one run are correlated (the run's own offset, its smooth noise), so ``tau``'s
 posterior is narrower than the evidence warrants; its point value is what matters here.
@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import constants as K
 from .curve_noise import log_run_length, schedule_gap
-from .curves import cosine_remaining, keep_checkpoints
+from .curves import keep_checkpoints, schedule_remaining
 from .drift import tau_from_residuals
 from .laws.base import Law
 
@@ -39,7 +39,9 @@ MIN_LEFT_OUT = 10
 
 def left_out_checkpoints(runs: pd.DataFrame, kept: pd.DataFrame, min_fraction: float) -> tuple:
     """The checkpoints past ``min_fraction`` of their run with fewer tokens per parameter than
-    any ``kept`` one, and that smallest ``D / N`` of the kept ones.
+    any ``kept`` one (with their ``schedule``, the anneal still to come, from the ``lr`` column
+    where given: :func:`bayescale.curves.schedule_remaining`), and that smallest ``D / N`` of
+    the kept ones.
 
     Examples
     --------
@@ -54,21 +56,23 @@ def left_out_checkpoints(runs: pd.DataFrame, kept: pd.DataFrame, min_fraction: f
     tpp_min = float((kept[K.D] / kept[K.N]).min())
     past = keep_checkpoints(runs, min_fraction, None)
     below = (runs[K.D] / runs[K.N]).to_numpy() < tpp_min * (1 - 1e-9)
-    return runs[past & below].reset_index(drop=True), tpp_min
+    table = runs.assign(**{K.SCHEDULE: schedule_remaining(runs)})  # on whole runs, as a fit's
+    return table[past & below].reset_index(drop=True), tpp_min
 
 
 def tpp_residuals(
     law: Law, params: dict[str, np.ndarray], table: pd.DataFrame, tpp_min: float, seed: int = 0
 ) -> dict[str, np.ndarray]:
-    """Residuals ``r`` of the checkpoints in ``table`` against the posterior-mean prediction of
-    each as a checkpoint of its planned run, their predictive variances ``v`` (parameters and a
-    new run's noise) and distances ``d`` (decades of ``D / N`` below ``tpp_min``), all on the
-    observation scale."""
+    """Residuals ``r`` of the checkpoints in ``table`` (with their ``schedule``) against the
+    posterior-mean prediction of each as a checkpoint of its run, their predictive variances
+    ``v`` (parameters and a new run's noise) and distances ``d`` (decades of ``D / N`` below
+    ``tpp_min``), all on the observation scale."""
     n, dd, total = (table[c].to_numpy(float) for c in (K.N, K.D, K.RUN_TOKENS))
     inputs = {x: table[x].to_numpy(float) for x in law.inputs}
     with np.errstate(all="ignore"):
         loss = law.predict(params, **inputs)
-        loss = loss + schedule_gap(params, cosine_remaining(dd, total), log_run_length(n, total))
+        g = table[K.SCHEDULE].to_numpy(float)
+        loss = loss + schedule_gap(params, g, log_run_length(n, total))
         mu = law.to_observed(loss)
         lik = law.likelihood_params(
             law.numpy_params(params), {x: np.log(v) for x, v in inputs.items()}, np

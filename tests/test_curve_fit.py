@@ -113,6 +113,11 @@ def test_without_run_tokens_a_curve_fit_predicts_final_losses(fitted):
     expected = p["anneal"] * 0.5 ** p["anneal_power"] * np.exp(p["anneal_length"] * length)
     gap = mid["loss_median"].to_numpy() - plain["loss_median"].to_numpy()
     assert gap == pytest.approx(np.median(expected, axis=0), rel=0.05)
+    # a planned warmup-stable-decay run at mid-run has its whole anneal still to come (g = 1)
+    wsd = bs.predict_loss(fitted, n, d / 2, run_tokens=d, schedule="wsd", seed=0)
+    full = p["anneal"] * np.exp(p["anneal_length"] * length)
+    gap = wsd["loss_median"].to_numpy() - plain["loss_median"].to_numpy()
+    assert gap == pytest.approx(np.median(full, axis=0), rel=0.05)
 
 
 def test_run_tokens_is_refused_where_it_has_no_meaning(fitted, final_fit):
@@ -120,6 +125,12 @@ def test_run_tokens_is_refused_where_it_has_no_meaning(fitted, final_fit):
         bs.predict_loss(final_fit, 1e9, 2e10, run_tokens=4e10)
     with pytest.raises(ConfigError, match="past its run_tokens"):
         bs.predict_loss(fitted, 1e9, 2e10, run_tokens=1e10)
+    with pytest.raises(ConfigError, match="give its run_tokens"):
+        bs.predict_loss(fitted, 1e9, 2e10, schedule="wsd")
+    with pytest.raises(ConfigError, match="schedule must be one of"):
+        bs.predict_loss(fitted, 1e9, 2e10, run_tokens=4e10, schedule="step")
+    with pytest.raises(ConfigError, match="decay_fraction"):
+        bs.predict_loss(fitted, 1e9, 2e10, run_tokens=4e10, schedule="wsd", decay_fraction=0)
 
 
 def test_cli_predict_run_tokens(fit_dir, capsys, monkeypatch, tmp_path):
@@ -131,6 +142,13 @@ def test_cli_predict_run_tokens(fit_dir, capsys, monkeypatch, tmp_path):
     final = json.loads(out)["rows"][0]
     assert row.keys() == final.keys()  # the same keys as every prediction
     assert row["loss"]["median"] > final["loss"]["median"]
+    code, out, _ = run_cli(
+        [*argv, "--run-tokens", "2e10", "--schedule", "wsd"], capsys, monkeypatch
+    )
+    assert code in (0, None)
+    assert json.loads(out)["rows"][0]["loss"]["median"] > row["loss"]["median"]  # g 1, not 1/2
+    code, _, err = run_cli([*argv, "--schedule", "wsd"], capsys, monkeypatch)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "run_tokens" in err
 
 
 def test_cli_run_tokens_without_a_curve_model_exits_2(final_fit, capsys, monkeypatch, tmp_path):
