@@ -114,15 +114,17 @@ def with_tpp_drift(fit: Any, centre: Any, n: Any, d: Any, rng: np.random.Generat
     ``centre`` unchanged, and no random numbers drawn, when the fit has no such drift or no
     point lies below the range."""
     info = fit.settings.get("drift", {}).get("tpp") or {}
-    taus = info.get("tau_draws")
-    if not taus or n is None or d is None:
+    taus, tau = info.get("tau_draws"), info.get("tau")
+    if not (taus or tau) or n is None or d is None:
         return centre
     base = tpp_drift_sd(1.0, n, d, float(info["tpp_min"]))
     if not np.any(base > 0):
         return centre
     shape = np.shape(centre)
-    t = rng.choice(np.asarray(taus, float), size=shape[0]).reshape(-1, *([1] * (len(shape) - 1)))
-    return centre + t * base * rng.standard_normal(shape)
+    if taus:  # each posterior draw its own tau (drift="mle"); else the point value ("moments")
+        t = rng.choice(np.asarray(taus, float), size=shape[0])
+        tau = t.reshape(-1, *([1] * (len(shape) - 1)))
+    return centre + tau * base * rng.standard_normal(shape)
 
 
 #: How ``tau`` is estimated from the held-out residuals (see :func:`tau_from_residuals`).

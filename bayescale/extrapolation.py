@@ -63,7 +63,7 @@ def extrapolation(
         fitted = float((runs[K.D] / runs[K.N]).min())
         tpp = np.asarray(d, dtype=float) / np.asarray(n, dtype=float)
         if (tpp < fitted / MIN_TOKENS_PER_PARAM_FACTOR).any():
-            learned = (fit.settings.get("drift", {}).get("tpp") or {}).get("tau_draws")
+            learned = (fit.settings.get("drift", {}).get("tpp") or {}).get("tau") is not None
             widen = (
                 "its intervals widen by the drift learned from the checkpoints left out there"
                 if learned

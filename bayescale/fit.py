@@ -277,7 +277,7 @@ class Fit:
     def _tpp_drift_note(self) -> str:
         """A curve fit's tokens-per-parameter drift, as a clause of :attr:`drift_note`."""
         tpp = (self.settings.get("drift") or {}).get("tpp") or {}
-        if not tpp.get("tau_draws"):
+        if tpp.get("tau") is None:  # not learned (too few checkpoints left out)
             return ""
         return (
             f"; tau = {tpp['tau']:.3g} per sqrt(decade) of D/N below the fitted "

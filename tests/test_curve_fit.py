@@ -238,6 +238,9 @@ def test_below_the_fitted_tokens_per_parameter_the_drift_comes_from_left_out_che
     assert tpp["tpp_min"] == pytest.approx(10.0)
     assert tpp["n_left_out"] == left_out.sum() and tpp["runs_left_out"] == 18
     check("tokens-per-parameter drift tau, the law true below the range", tpp["tau"], "<", 0.01)
+    assert "of D/N below the fitted 10 tokens per parameter" in fitted.drift_note
+    with pytest.warns(bs.ExtrapolationWarning, match="widen by the drift learned"):
+        bs.predict_loss(fitted, 1e9, 2e9)  # 2 tokens per parameter
     plain = copy.deepcopy(fitted)
     del plain.settings["drift"]["tpp"]
     n, d = np.array([3e8, 2e9]), np.array([6e9, 8e10])  # 20 and 40 tokens per parameter

@@ -135,3 +135,8 @@ def test_tpp_drift_widens_only_below_the_fitted_tokens_per_parameter():
     assert rng.bit_generator.state == state
     bare = SimpleNamespace(settings={"drift": {"tau": 0.02}})
     assert with_tpp_drift(bare, centre, n, d, rng) is centre
+    # drift="moments": a point value of tau, no draws
+    point = SimpleNamespace(settings={"drift": {"tpp": {"tau": 0.05, "tpp_min": 20.0}}})
+    assert with_tpp_drift(point, centre, n, d, rng)[:, 0].std() == pytest.approx(0.05, rel=0.02)
+    none = SimpleNamespace(settings={"drift": {"tpp": {"tau": None, "tpp_min": 20.0}}})
+    assert with_tpp_drift(none, centre, n, d, rng) is centre
