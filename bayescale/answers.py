@@ -56,6 +56,8 @@ def answer_questions(fit, job: Job) -> list[dict[str, Any]]:
             r = r.iloc[0]
             row = {"question": "predict", "N": plan["N"], "D": plan["D"], "compute": float(r[K.C])}
             _copy(row, r, "loss_new_run", "loss")
+            if "score_median" in r:  # a chain job: a new run's score too
+                _copy(row, r, "score", "score")
             if target is not None:
                 row["target"] = target
                 row["prob_below_target"] = float(r["prob_below_target"])
@@ -91,7 +93,7 @@ COLUMNS = [
     "target",
     *(
         f"{q}_{s}"
-        for q in ("loss", "N_opt", "D_opt", "tokens_per_param", "compute_needed")
+        for q in ("loss", "score", "N_opt", "D_opt", "tokens_per_param", "compute_needed")
         for s in ("median", "lower", "upper")
     ),
     "prob_below_target",

@@ -35,6 +35,7 @@ import pandas as pd
 
 from .answers import COLUMNS, answer_job, answer_questions
 from .exceptions import BayescaleError, BayescaleWarning, ConfigError
+from .fit import LINK_DIR
 from .io import (
     atomic_write_file,
     atomic_write_text,
@@ -43,6 +44,7 @@ from .io import (
     versions,
     write_result_dir,
 )
+from .laws.link import SCORE
 from .manifest import Job, load_manifest
 from .threads import child_env, single_threaded_blas
 from .workers import dask_cores_per_job, default_workers
@@ -100,9 +102,18 @@ def fit_job(
         with warnings.catch_warnings(record=True) as caught, single_threaded_blas():
             warnings.simplefilter("always", BayescaleWarning)
             law = law_from_dict(law_dict)
-            fit = law.fit(runs, progress=False, **settings)
+            if questions is not None and questions.link:  # a downstream chain's two steps
+                from .chain import fit_chain
+
+                fit = fit_chain(law, runs, link=questions.link, chance=questions.chance, **settings)
+            else:
+                fit = law.fit(runs, progress=False, **settings)
             fit.save(tmp / "fit")
         files = {name: (tmp / "fit" / name).read_bytes() for name in _FIT_FILES}
+        if fit.link is not None:  # step 2's own fit directory, as Fit.save lays it out
+            files.update(
+                {f"{LINK_DIR}/{n}": (tmp / "fit" / LINK_DIR / n).read_bytes() for n in _FIT_FILES}
+            )
         timing = dict(fit.settings.get("timing", {}))
         notes = [str(w.message) for w in caught if issubclass(w.category, BayescaleWarning)]
         out = {"files": files, "timing": timing, "warnings": notes, "worker": worker}
@@ -120,7 +131,8 @@ def fit_job(
 
 # ----------------------------------------------------------------------------- inputs
 def _load_job_runs(job: Job) -> pd.DataFrame:
-    runs = job.make_law().load_runs(job.runs, columns=job.column_map(), **job.read_options)
+    extra = {"numeric": (SCORE,)} if job.link else {}  # a chain's score: checked as numbers
+    runs = job.make_law().load_runs(job.runs, columns=job.column_map(), **job.read_options, **extra)
     for col, values in job.filter.items():
         if col not in runs.columns:
             raise ConfigError(
@@ -343,7 +355,19 @@ def _store(job_dir: Path, rec: dict[str, Any], result: dict[str, Any]) -> None:
         rec.update(status="failed", error=result["error"])
         return
     files = result["files"]
-    write_result_dir(job_dir / "fit", {n: (lambda p, b=files[n]: p.write_bytes(b)) for n in files})
+    top = {n: b for n, b in files.items() if "/" not in n}
+    link = {n.split("/", 1)[1]: b for n, b in files.items() if n.startswith(f"{LINK_DIR}/")}
+
+    def write_link(path: Path) -> None:
+        path.mkdir()
+        for name, data in link.items():
+            (path / name).write_bytes(data)
+
+    writers = {n: (lambda p, b=top[n]: p.write_bytes(b)) for n in top}
+    if link:
+        writers[LINK_DIR] = write_link
+    # a chain's step 2 from an earlier result goes first (derived) unless written again
+    write_result_dir(job_dir / "fit", writers, derived=(LINK_DIR,))
     rec.update(status="fitted", timing=result["timing"], warnings=result["warnings"])
     record = {k: rec[k] for k in ("name", "key", "status", "timing", "worker", "n_runs")}
     atomic_write_text(job_dir / "job.json", dumps(record))

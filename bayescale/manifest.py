@@ -22,9 +22,17 @@ once, each naming the job and the key.
     plans = [{ N = 7e10, D = 1.4e12, target = 1.95 }]
     targets = [1.9]
 
+    [[job]]                 # a downstream chain: the law on a task loss, a link to a score
+    name = "mmlu"
+    runs = "data/olmo_ladder_curves.csv"
+    columns = { loss = "bpb_mmlu", score = "acc_mmlu" }
+    loss_unit = "bits"
+    link = "sigmoid"        # or "exp"; chance = 0.25 (the link floor's prior)
+    plans = [{ N = 6.9e9, D = 3.9e12 }]   # adds the score's interval to the row
+
 Questions: ``budgets`` (compute-optimal allocation at each budget), ``plans`` (predicted loss of
-a run at (N, D), with the probability of ending below ``target`` when given), ``targets`` (compute
-needed to reach each loss).
+a run at (N, D), with the probability of ending below ``target`` when given, and a chain job's
+score), ``targets`` (compute needed to reach each loss).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from typing import Any
 
 from . import constants as K
 from .exceptions import BayescaleError, ConfigError
+from .laws.link import LINKS
 
 __all__ = ["Job", "load_manifest", "parse_manifest", "SAMPLERS"]
 
@@ -68,6 +77,8 @@ JOB_DEFAULTS: dict[str, Any] = {
     "budgets": [],
     "plans": [],
     "targets": [],
+    "link": None,  # a downstream chain (bayescale.fit_chain): "sigmoid" or "exp"
+    "chance": None,  # the chain's chance score (its link's floor prior)
 }
 _JOB_ONLY = ("name", "runs")
 
@@ -89,6 +100,8 @@ class Job:
     budgets: list[float] = field(default_factory=list)
     plans: list[dict[str, float]] = field(default_factory=list)
     targets: list[float] = field(default_factory=list)
+    link: str | None = None
+    chance: float | None = None
 
     def make_law(self):
         """The job's law object."""
@@ -109,6 +122,8 @@ class Job:
             spec["columns"] = self.columns
         if any(v is not None for v in self.read_options.values()):
             spec["read_options"] = self.read_options
+        if self.link:
+            spec["chain"] = {"link": self.link, "chance": self.chance}
         return spec
 
     def column_map(self) -> dict[str, str] | None:
@@ -147,6 +162,11 @@ def _check_value(key: str, v: Any) -> str | None:
         return None if v is None or isinstance(v, str) else f"must be a string, got {v!r}"
     if key in ("options", "filter"):
         return None if isinstance(v, Mapping) else f"must be a table, got {v!r}"
+    if key == "link":
+        return None if v is None or v in LINKS else f"must be one of {tuple(LINKS)}, got {v!r}"
+    if key == "chance":
+        ok = v is None or (_is_num(v) and 0 <= v < 1)
+        return None if ok else f"must be a score in [0, 1), got {v!r}"
     if key == "loss_unit":
         return None if v in (None, "nats", "bits") else f"must be 'nats' or 'bits', got {v!r}"
     if key == "flops_per_token_param":
@@ -233,6 +253,8 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         budgets=[float(x) for x in spec["budgets"]],
         plans=[{k: float(x) for k, x in p.items()} for p in spec["plans"]],
         targets=[float(x) for x in spec["targets"]],
+        link=spec["link"],
+        chance=None if spec["chance"] is None else float(spec["chance"]),
     )
     try:
         law = job.make_law()

@@ -263,3 +263,41 @@ def test_chain_figures_and_report(chain, tmp_path):
     plt.close("all")
     html = write_report(chain, tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Downstream score against compute" in html and "Link from task loss to score" in html
+
+
+def test_a_batch_job_fits_a_chain_and_answers_with_the_score(world, tmp_path):
+    """A manifest job with `link` (and a mapped `score` column) fits the two-step chain on a
+    worker; its fit directory keeps step 2 (`link/`), and a plan's row carries the new run's
+    score beside its task loss, the same as `predict_loss` on the saved fit."""
+    from bayescale.batch import run_batch
+    from bayescale.manifest import parse_manifest
+
+    world.to_csv(tmp_path / "world.csv", index=False)
+    common = {"runs": "world.csv", "seed": seed(12), "drift": False, "target_accept": 0.95}
+    jobs = [
+        {
+            "name": "task",
+            **common,
+            "columns": {"loss": "task_loss", "score": "accuracy"},
+            "link": "sigmoid",
+            "chance": 0.25,
+            "plans": [{"N": 2e9, "D": 4e10}],
+        },
+        # a link without a score column: that job fails, saying so
+        {"name": "no-score", **common, "columns": {"loss": "task_loss"}, "link": "exp"},
+    ]
+    result = run_batch(parse_manifest({"job": jobs}, base=tmp_path), tmp_path / "out", workers=1)
+    risks = pd.read_csv(result.out / "risks.csv")
+    row = risks[risks.job == "task"].iloc[0]
+    assert row.status == "ok" and row.question == "predict"
+    assert row.score_lower < row.score_median < row.score_upper
+    assert LINK["floor"] < row.score_median < LINK["ceiling"]
+    fit = bs.load_fit(result.out / "jobs" / "task" / "fit")
+    assert fit.link is not None and fit.link.law.name == "link-sigmoid"
+    again = bs.predict_loss(fit, 2e9, 4e10).iloc[0]  # risks.csv keeps 6 digits
+    assert again["score_median"] == pytest.approx(row.score_median, rel=1e-5)
+    assert again["loss_new_run_median"] == pytest.approx(row.loss_median, rel=1e-5)
+    failed = risks[risks.job == "no-score"].iloc[0]
+    assert failed.status == "failed" and "missing column 'score'" in failed.error
+    with pytest.raises(bs.ConfigError, match="link.*must be one of"):
+        parse_manifest({"job": [{**jobs[0], "link": "probit"}]}, base=tmp_path)
