@@ -235,7 +235,6 @@ def fit_law(
                 runs,
                 min_fraction,
                 method="mle" if drift is True else drift,
-                seed=main_seed,
             )
         timing["drift_s"] = time.perf_counter() - t0
     record = samples.record

@@ -61,27 +61,24 @@ def left_out_checkpoints(runs: pd.DataFrame, kept: pd.DataFrame, min_fraction: f
 
 
 def tpp_residuals(
-    law: Law, params: dict[str, np.ndarray], table: pd.DataFrame, tpp_min: float, seed: int = 0
+    law: Law, params: dict[str, np.ndarray], table: pd.DataFrame, tpp_min: float
 ) -> dict[str, np.ndarray]:
     """Residuals ``r`` of the checkpoints in ``table`` (with their ``schedule``) against the
     posterior-mean prediction of each as a checkpoint of its run, their predictive variances
-    ``v`` (parameters and a new run's noise) and distances ``d`` (decades of ``D / N`` below
+    ``v`` (parameters and a new run's noise, as the compute drift's held-out runs have them:
+    :func:`bayescale.fitting.drift_residuals`) and distances ``d`` (decades of ``D / N`` below
     ``tpp_min``), all on the observation scale."""
     n, dd, total = (table[c].to_numpy(float) for c in (K.N, K.D, K.RUN_TOKENS))
     inputs = {x: table[x].to_numpy(float) for x in law.inputs}
     with np.errstate(all="ignore"):
         loss = law.predict(params, **inputs)
         g = table[K.SCHEDULE].to_numpy(float)
-        loss = loss + schedule_gap(params, g, log_run_length(n, total))
-        mu = law.to_observed(loss)
-        lik = law.likelihood_params(
-            law.numpy_params(params), {x: np.log(v) for x, v in inputs.items()}, np
-        )
-        new = law.likelihood.sample(np.random.default_rng(seed), mu, lik)
+        mu = law.to_observed(loss + schedule_gap(params, g, log_run_length(n, total)))
+        noise = np.broadcast_to(law.noise_variance(params, **inputs), mu.shape)
     y = law.to_observed(table[law.target].to_numpy(float))
     return {
         "r": y - mu.mean(axis=0),
-        "v": new.var(axis=0),
+        "v": mu.var(axis=0) + noise.mean(axis=0),
         "d": np.log10(tpp_min * n / dd),
     }
 
@@ -94,7 +91,6 @@ def estimate_tpp_drift(
     min_fraction: float,
     *,
     method: str = "mle",
-    seed: int = 0,
 ) -> dict[str, Any]:
     """Learn the tokens-per-parameter drift of a curve fit (see the module's docstring).
 
@@ -112,7 +108,7 @@ def estimate_tpp_drift(
             "note": f"not learned: {len(table)} checkpoint(s) of {n_runs} run(s) lie past "
             f"min_fraction below the fitted D/N of {tpp_min:.3g} (need {MIN_LEFT_OUT} of 2)",
         }
-    res = tpp_residuals(law, law.flat_draws(posterior), table, tpp_min, seed)
+    res = tpp_residuals(law, law.flat_draws(posterior), table, tpp_min)
     ok = np.isfinite(res["r"]) & np.isfinite(res["v"]) & (res["d"] > 0)
     out = tau_from_residuals(res["r"][ok], res["v"][ok], res["d"][ok], method)
     return {
