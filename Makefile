@@ -11,7 +11,9 @@ STAMP  := $(VENV)/.installed-stamp
 # The install: uv (itself installed by pip) resolves the same versions as pip in seconds; where
 # it cannot (an index only pip is configured for), pip does it alone. Neither byte-compiles every
 # installed file (a minute on one core): one process imports what the commands and the tests
-# use, which writes their bytecode once for every later process (the rest compiles on first use).
+# use, which writes their bytecode once for every later process (the rest compiles on first use);
+# it writes it also where PYTHONDONTWRITEBYTECODE is set (later processes still read it: without
+# it every process spends about 5 s compiling the imports' source).
 WARM := bayescale.cli, bayescale.plots, bayescale.report, bayescale.batch, bayescale.backtest, \
 	bayescale.calibration, pymc, nutpie, arviz, pytensor.link.numba.dispatch, numba, \
 	matplotlib.pyplot, scipy.stats, scipy.optimize, distributed, nbclient, nbformat, \
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml
 	( $(BIN)/python -m pip install --quiet uv && \
 	  $(BIN)/uv pip install --quiet --python $(BIN)/python --native-tls -e '.[test]' ) || \
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
-	$(BIN)/python -c "import $(WARM)"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -c "import $(WARM)"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -23,10 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from .compile_cache import cache_failure
+
 __all__ = ["compile_model", "lean_callback_source"]
 
 _log = logging.getLogger(__name__)
 _FELL_BACK: list[str] = []
+# Bumped whenever the templates' meaning changes without their text changing.
+_CACHE_VERSION = "2"
 
 # The callbacks' return codes are nutpie's own: 0 ok, -1 a dimension mismatch; for the log
 # density 1 an error inside it, 3 a non-finite gradient, 4 a non-finite value; for the expansion
@@ -109,6 +113,8 @@ def _lean_cfunc(kind: str, fn_pt, shared: dict, record_dtype, n_dim: int, n_out:
 
     names = [var.name for var in fn_pt.get_shared()]
     scope: dict[str, Any] = {
+        # numba's disk cache rebuilds the callback's environment from this module
+        "__name__": __name__,
         "numba": numba,
         "np": np,
         "N_DIM": n_dim,
@@ -123,14 +129,46 @@ def _lean_cfunc(kind: str, fn_pt, shared: dict, record_dtype, n_dim: int, n_out:
     # The source is this module's template filled with the model's own data-array names
     # (bayescale's ``pm.Data`` names, quoted by ``repr``): no user input is executed. PyTensor
     # builds its numba functions the same way.
-    exec(compile(source, f"<bayescale {kind} callback>", "exec"), scope)  # noqa: S102
+    exec(compile(source, f"<bayescale_{kind}_callback>", "exec"), scope)  # noqa: S102
     ptr = numba.types.CPointer(numba.types.double)
     u64 = numba.types.uint64
     if kind == "logp":
         signature = numba.types.int64(u64, ptr, ptr, ptr, numba.types.voidptr)
     else:
         signature = numba.types.int64(u64, u64, ptr, ptr, numba.types.voidptr)
-    return numba.cfunc(signature)(scope["callback"])
+    key = _callback_cache_key(kind, fn_pt, source, scope)
+    if key is None:
+        return numba.cfunc(signature)(scope["callback"])
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    # PyTensor's cache locator finds the callback by this key and keeps it beside PyTensor's
+    # own entries (``<compiledir>/numba``), where ``compile_tolerating_cache`` removes a
+    # damaged entry.
+    CACHED_SRC_FUNCTIONS[scope["callback"]] = key
+    return numba.cfunc(signature, cache=True)(scope["callback"])
+
+
+def _callback_cache_key(kind: str, fn_pt, source: str, scope: dict[str, Any]) -> str | None:
+    """The key of the callback in PyTensor's numba disk cache, or None where it must not be
+    cached (PyTensor does not cache the function it calls)."""
+    import hashlib
+
+    import pytensor
+
+    try:
+        from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+    except ImportError:
+        return None
+    if not pytensor.config.numba__cache:
+        return None
+    inner = CACHED_SRC_FUNCTIONS.get(getattr(fn_pt.vm.jit_fn, "py_func", None))
+    if inner is None:
+        return None
+    # Everything numba freezes into the machine code: the source, the function it calls
+    # (PyTensor's own key: the graph, its constants, fastmath) and the constants it reads.
+    frozen = {k: repr(v) for k, v in sorted(scope.items()) if k.isupper() and k != "FN"}
+    text = "\n".join([_CACHE_VERSION, kind, source, inner, repr(frozen)])
+    return "bayescale_" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _compile_lean(model, var_names: list[str]):
@@ -210,6 +248,8 @@ def compile_model(model, var_names: list[str], *, lean: bool = True):
         try:
             return _compile_lean(model, list(var_names))
         except (AttributeError, ImportError, TypeError, ValueError, NumbaError) as err:
+            if cache_failure(err) is not None:
+                raise  # a damaged cache entry: compile_tolerating_cache removes it
             if not _FELL_BACK:
                 _FELL_BACK.append(repr(err))
                 _log.warning(

@@ -159,8 +159,10 @@ def build_model(law: Law, n_groups: int = 1):
                 "dlogd": per_row("dlogd", np.zeros(2)),
                 "n_runs": pm.Data("n_runs", np.asarray(2, dtype="int64")),
             }
-        loc = pm.Data("loc", np.zeros(k))
-        chol = pm.Data("chol", np.eye(k))
+        # static shapes: without them the broadcast check between the two comes out of the
+        # rewrites in either order, so the same model has two keys in PyTensor's disk cache
+        loc = pt.specify_shape(pm.Data("loc", np.zeros(k)), (k,))
+        chol = pt.specify_shape(pm.Data("chol", np.eye(k)), (k, k))
         w = pm.Flat("w", shape=k)
         u = loc + pt.dot(chol, w)
 

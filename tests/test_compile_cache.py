@@ -96,29 +96,38 @@ runs = bs.load_runs("data/chinchilla.csv").iloc[::6]
 fit = make_law("kaplan-c").fit(runs, seed=1, draws=100, tune=100, chains=2, drift=False)
 draws = np.stack([fit.posterior[name].to_numpy() for name in fit.law.sampled_params])
 print("DRAWS", hashlib.sha256(draws.tobytes()).hexdigest())
+from bayescale import sampling
+compiled = list(sampling._COMPILED.values())
+hits = sum(c.compiled_logp_func._cache_hits + c.compiled_expand_func._cache_hits for c in compiled)
+print("CALLBACKS FROM CACHE", hits)
 """
 
 
 def test_a_fit_through_a_damaged_cache_gives_the_same_draws(tmp_path):
-    """Every file of a real PyTensor numba cache overwritten with random bytes between two
-    processes: the second process fits bitwise the same draws, with one warning; the third
-    reads the rebuilt cache without one."""
+    """Every file of a real PyTensor numba cache (bayescale's C callbacks included) overwritten
+    with random bytes between two processes: the second process fits bitwise the same draws,
+    with one warning; the third reads the rebuilt cache without one, callbacks included."""
     env = {
         **os.environ,
         "PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'pytensor'}",
         "NUMBA_CACHE_DIR": str(tmp_path / "numba"),
     }
 
+    hits = []
+
     def fit() -> tuple[str, str]:
         out = subprocess.run(
             [sys.executable, "-c", FIT], cwd=ROOT, env=env, capture_output=True, text=True
         )
         assert out.returncode == 0, out.stderr[-2000:]
-        return out.stdout.split("DRAWS ")[1].strip(), out.stderr
+        hits.append(int(out.stdout.split("CALLBACKS FROM CACHE ")[1]))
+        return out.stdout.split("DRAWS ")[1].split()[0], out.stderr
 
     reference, _ = fit()
     entries = list((tmp_path / "pytensor" / "numba").glob("*.nb[ic]"))
     assert len(entries) > 10
+    # bayescale's own C callbacks are cached beside PyTensor's entries, and damaged with them
+    assert any(path.name.startswith("bayescale_") for path in entries)
     for path in entries:
         path.write_bytes(os.urandom(max(path.stat().st_size, 16)))
     damaged, stderr = fit()
@@ -126,3 +135,42 @@ def test_a_fit_through_a_damaged_cache_gives_the_same_draws(tmp_path):
     assert stderr.count("CacheWarning") == 1 and "damaged compile cache file" in stderr
     rebuilt, stderr = fit()
     assert rebuilt == reference and "CacheWarning" not in stderr
+    # the first process compiled both callbacks, the last read both from the cache: the
+    # callbacks read back give the same draws
+    assert hits[0] == 0 and hits[-1] == 2
+
+
+def test_the_callbacks_cache_key_changes_with_everything_frozen_into_it():
+    """A cached C callback is only read back for the same source, the same PyTensor graph it
+    calls (PyTensor's key) and the same constants numba froze into it; where PyTensor does
+    not cache the graph, or its cache is off, the callback is not cached either."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pytensor
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    from bayescale.compiled_logp import _callback_cache_key as key
+
+    def inner():
+        return None
+
+    fn = SimpleNamespace(vm=SimpleNamespace(jit_fn=SimpleNamespace(py_func=inner)))
+    scope = {"N_DIM": 7, "DTYPE0": np.dtype("float64"), "FN": object(), "np": np}
+    CACHED_SRC_FUNCTIONS[inner] = "graph-a"
+    base = key("logp", fn, "src", scope)
+    assert base.startswith("bayescale_")
+    assert key("logp", fn, "src", {**scope, "FN": object()}) == base  # FN counts by its graph
+    changed = [
+        key("expand", fn, "src", scope),
+        key("logp", fn, "src2", scope),
+        key("logp", fn, "src", {**scope, "N_DIM": 8}),
+        key("logp", fn, "src", {**scope, "DTYPE0": np.dtype("float32")}),
+    ]
+    CACHED_SRC_FUNCTIONS[inner] = "graph-b"
+    changed.append(key("logp", fn, "src", scope))
+    assert len({base, *changed}) == 6
+    with pytensor.config.change_flags(numba__cache=False):
+        assert key("logp", fn, "src", scope) is None
+    del CACHED_SRC_FUNCTIONS[inner]
+    assert key("logp", fn, "src", scope) is None
