@@ -47,7 +47,7 @@ from .io import (
 from .laws.link import SCORE
 from .manifest import Job, load_manifest
 from .threads import child_env, single_threaded_blas
-from .workers import dask_cores_per_job, default_workers
+from .workers import dask_cores_per_job, default_workers, submit_warmed
 
 __all__ = [
     "run_batch",
@@ -296,6 +296,7 @@ def run_batch(
         payloads[job.name] = (job.make_law().to_dict(), runs, settings, job)
 
     by_worker: dict[str, dict[str, Any]] = {}  # the answers workers computed, by job
+    warmup: dict[str, Any] = {"models": 0}
     advance = _progress_bar(len(payloads), progress)
     owned = None  # a client this call connected itself (closed at the end)
     if payloads:
@@ -314,7 +315,10 @@ def run_batch(
         else:
             submit, as_completed, close = _local_executor(min(workers, len(payloads)))
         try:
-            futures = {submit(fit_job, *payloads[name]): name for name in payloads}
+            if submit is _Deferred:  # in this process, one job after the other
+                futures = {submit(fit_job, *payloads[name]): name for name in payloads}
+            else:  # several workers: each model several jobs share is compiled once
+                futures, warmup = submit_warmed(payloads, fit_job, submit, as_completed)
             for future in as_completed(list(futures)):
                 name = futures[future]
                 result = future.result()
@@ -345,6 +349,7 @@ def run_batch(
         workers if executor == "processes" else None,
         executor,
         address,
+        warmup,
     )
     return BatchResult(risks=risks, jobs=list(records.values()), out=out)
 
@@ -405,7 +410,7 @@ def _job_rows(
 
 
 def _write_outputs(
-    out, risks, records, started, wall, manifest_sha, workers, executor, address
+    out, risks, records, started, wall, manifest_sha, workers, executor, address, warmup
 ) -> None:
     csv = risks.to_csv(index=False, float_format="%.6g")
     atomic_write_text(out / "risks.csv", csv)
@@ -422,6 +427,7 @@ def _write_outputs(
         "executor": executor,
         "scheduler": address,
         "workers": workers,
+        "warmup": warmup,
         "n_jobs": len(jobs),
         "n_fitted": sum(j["status"] == "fitted" for j in jobs),
         "n_skipped": sum(j["status"] == "skipped" for j in jobs),

@@ -39,6 +39,8 @@ __all__ = [
     "build_naive_model",
     "SAMPLERS",
     "clear_compiled_cache",
+    "compile_for",
+    "model_key",
 ]
 
 SAMPLERS = K.SAMPLERS
@@ -85,6 +87,22 @@ def _compiled(law: Law, n_groups: int = 1) -> tuple[Any, float]:
     compiled = compile_tolerating_cache(build)  # its warning outside quiet(): it is actionable
     _COMPILED[key] = compiled
     return compiled, time.perf_counter() - t0
+
+
+def model_key(law: Law, runs: pd.DataFrame) -> str:
+    """The compiled model that fits ``law`` to ``runs`` uses (the law's configuration and, for
+    grouped laws, the number of groups): fits with equal keys share one compiled model."""
+    return _key(law, len(group_names(law, runs)))
+
+
+def compile_for(law: Law, runs: pd.DataFrame) -> float:
+    """Compile the model that fits ``law`` to ``runs`` (nutpie), keep it for this process and
+    write it to the disk caches; the seconds it took (0 when this process had it already).
+
+    A batch calls it once per law configuration before its workers fit (so that they read the
+    compiled model from the disk cache instead of each compiling it again).
+    """
+    return _compiled(law, len(group_names(law, runs)))[1]
 
 
 def _expander(law: Law, n_groups: int) -> tuple[list[str], Any]:

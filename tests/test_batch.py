@@ -89,6 +89,8 @@ def test_process_workers_run_jobs_and_send_back_their_results(tmp_path):
     result = run_batch(parse_manifest({"job": jobs}, base=tmp_path), tmp_path / "out", workers=2)
     doc = json.loads((result.out / "batch.json").read_text())
     assert doc["executor"] == "processes" and result.n_failed == 2
+    # the law both jobs fit was compiled once on a worker before they started
+    assert doc["warmup"]["models"] == 1 and doc["warmup"]["errors"] == []
     for job in result.jobs:
         assert "cannot exclude 10000 highest-loss runs" in job["error"]
         assert not job["worker"].endswith(f":{os.getpid()}")  # it ran in another process
@@ -155,7 +157,36 @@ def test_dask_local_cluster_agrees_with_the_local_run(batch_dir, local_run):
     a = pd.read_csv(local_run.out / "risks.csv")
     b = pd.read_csv(result.out / "risks.csv")
     pd.testing.assert_frame_equal(a, b)
-    assert json.loads((result.out / "batch.json").read_text())["executor"] == "dask"
+    doc = json.loads((result.out / "batch.json").read_text())
+    assert doc["executor"] == "dask"
+    # two law configurations, each fitted by three jobs: each warmed once
+    assert doc["warmup"]["models"] == 2 and doc["warmup"]["errors"] == []
+
+
+def test_only_models_that_several_jobs_share_are_warmed():
+    """A model one job uses is left to that job; pooled fits of different group counts are
+    different models; JAX samplers do not compile with nutpie."""
+    from bayescale.laws import make_law
+    from bayescale.workers import shared_models
+
+    runs = pd.read_csv(DATA / "porian_isoflop.csv")
+    few = runs[runs.group.isin(sorted(runs.group.unique())[:3])]
+    chin, kap = make_law("chinchilla").to_dict(), make_law("kaplan-c").to_dict()
+    pooled = make_law("chinchilla", pooling="partial").to_dict()
+    nutpie, jax = {"sampler": "nutpie"}, {"sampler": "numpyro"}
+    payloads = {
+        "a": (chin, runs, nutpie, None),
+        "b": (chin, few, nutpie, None),  # same model: not grouped
+        "c": (kap, runs, nutpie, None),  # one job only
+        "d": (pooled, runs, nutpie, None),
+        "e": (pooled, few, nutpie, None),  # 3 groups, not 10: another model
+        "f": (kap, runs, jax, None),
+        "g": (kap, few, jax, None),
+    }
+    shared = shared_models(payloads)
+    assert len(shared) == 1
+    (((law_dict, _), names),) = shared.values()
+    assert law_dict == chin and names == ["a", "b"]
 
 
 def test_rerun_skips_unchanged_and_refits_changed_data(batch_dir, local_run, monkeypatch, capsys):
