@@ -5,7 +5,9 @@ inputs have not changed since the last run, and hands the rest to an executor: l
 (:class:`concurrent.futures.ProcessPoolExecutor`) or a Dask ``distributed`` cluster. A worker
 receives the law and the runs table (no shared file system needed), fits, and sends the saved fit
 files back; the parent writes them atomically and answers the questions. A worker keeps its
-compiled models between jobs, so compilation is paid once per law configuration per worker.
+compiled models between jobs and reads those other processes compiled from the disk cache; with
+several workers, each model that several jobs share is compiled once before those jobs start
+(:func:`~bayescale.workers.submit_warmed`).
 
 Output folder::
 

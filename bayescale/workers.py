@@ -1,10 +1,12 @@
 """How a batch divides the machine: worker processes, and cores (chain threads) per job.
 
 nutpie samples a fit's chains on threads, and a batch runs fits side by side in worker
-processes. Chains x concurrent fits beyond the cores only take turns on them, while each extra
-worker compiles every law again; so a batch runs as many workers as fit their chains side by
-side on the cores. Measured on 16 cores (24 jobs of 4 chains, issue #19): 1 worker 102 s, 4
-workers 54 s, 8 and 16 workers 57 s.
+processes. Chains x concurrent fits beyond the cores only take turns on them; so a batch runs
+as many workers as fit their chains side by side on the cores. Measured on 16 cores (24 jobs of
+4 chains, issue #19, before the compiled models were cached on disk): 1 worker 102 s, 4 workers
+54 s, 8 and 16 workers 57 s. Each model that several jobs share is compiled once, on one
+worker, before those jobs start (:func:`submit_warmed`); the other workers read it from the
+disk cache.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 
 Usage: python benchmarks/bench_compile.py [--repeats 2]
 
-A ``bayescale fit`` compiles its law's model once per process (numba; PyTensor's own numba
-cache on disk keeps the pieces of the graph, nutpie's C callback is typed and lowered again in
-every process). Each measurement here is one fresh Python process that builds a law's model and
-compiles it, either with ``nutpie.compile_pymc_model`` or with
+A ``bayescale fit`` compiles its law's model once per process (numba). PyTensor's numba cache
+on disk keeps the pieces of the graph; nutpie's C callback is typed and lowered again in every
+process, bayescale's lean callback is read from the same disk cache (where PyTensor caches the
+graph it calls). Each measurement here is one fresh Python process that builds a law's model
+and compiles it, either with ``nutpie.compile_pymc_model`` or with
 :func:`bayescale.compiled_logp.compile_model` (the lean callback, the default); the two
-alternate, after one untimed process per law that fills PyTensor's cache (as any earlier fit on
-the machine would). Reported: the median seconds of each and their ratio, per law.
+alternate, after one untimed process per law that fills the cache (as any earlier fit on the
+machine would). Reported: the median seconds of each and their ratio, per law.
 """
 
 from __future__ import annotations

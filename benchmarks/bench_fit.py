@@ -17,6 +17,7 @@ and warm (the same caches again).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -120,6 +121,8 @@ def bench_cli() -> dict[str, float]:
                     stderr=subprocess.DEVNULL,
                 )
                 out[label] = time.perf_counter() - t0
+                timing = json.loads(Path(f"{res}/fit/fit.json").read_text())["settings"]["timing"]
+                out[f"{label} compile"] = timing["compile_s"]
     return out
 
 
@@ -162,6 +165,12 @@ def main() -> None:
         print(
             f"whole-process `bayescale fit data/chinchilla.csv` (4 x 1000): cold caches "
             f"{c['cold']:.1f} s, warm caches {c['warm']:.1f} s and {c['warm again']:.1f} s"
+        )
+        cold = d["min_ess"] / (d["sampling_s"] + c["cold compile"])
+        print(
+            f"compile in those runs: cold {c['cold compile']:.1f} s, warm "
+            f"{c['warm compile']:.1f} s and {c['warm again compile']:.1f} s; ESS/s with the "
+            f"cold compile {cold:.0f}: {cold / b['ess_per_s']:.1f}x PyMC's"
         )
 
 
