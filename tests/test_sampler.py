@@ -204,3 +204,24 @@ def test_a_changed_model_never_reuses_a_compiled_one():
     assert _model(law) is _model(ChinchillaLaw()) and _model(law) is not _model(other)
     assert "level_scale" in _model(law).named_vars
     assert "level_scale" not in _model(other).named_vars
+
+
+def test_jax_chains_are_vectorised_where_there_are_fewer_devices_than_chains(monkeypatch):
+    """One GPU: PyMC's JAX samplers would draw the chains one after another, so they are
+    vectorised; with a device per chain (CPUs, where PyMC declares 100 host devices) PyMC's
+    default stays; other samplers get no JAX options. (A stand-in for JAX: CI has none.)"""
+    import sys
+    import types
+
+    from bayescale.sampling import _jax_options
+
+    jax = types.ModuleType("jax")
+    jax.local_device_count = lambda: 1
+    monkeypatch.setitem(sys.modules, "jax", jax)
+    monkeypatch.setitem(sys.modules, "pymc.sampling.jax", types.ModuleType("pymc.sampling.jax"))
+    vectorised = {"nuts_sampler_kwargs": {"chain_method": "vectorized"}}
+    assert _jax_options("numpyro", 4) == vectorised
+    assert _jax_options("blackjax", 2) == vectorised
+    jax.local_device_count = lambda: 100
+    assert _jax_options("numpyro", 4) == {}
+    assert _jax_options("nutpie", 4) == {} and _jax_options("pymc", 4) == {}
