@@ -211,8 +211,8 @@ def _jax_options(sampler: str, chains: int) -> dict[str, Any]:
     draws, 2 cores: vectorised NUTS waits at every step for the longest trajectory)."""
     if sampler not in K.JAX_SAMPLERS:
         return {}
-    import pymc.sampling.jax  # noqa: F401  (sets XLA's host devices before JAX starts)
     import jax
+    import pymc.sampling.jax  # noqa: F401  (declares XLA's host devices before JAX starts)
 
     if jax.local_device_count() >= chains:
         return {}
