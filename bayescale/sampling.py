@@ -377,8 +377,9 @@ def sample_posterior(
 ) -> Samples:
     """Pilot, whitening and main run(s) of ``law``'s posterior given validated ``runs``.
 
-    The pilot (:data:`PILOT_TUNE` + :data:`PILOT_DRAWS` per chain, at least two chains) starts
-    at the prior medians; its draws give the whitening (:func:`_whitening`) of the main run,
+    The pilot (:data:`PILOT_TUNE` + :data:`PILOT_DRAWS` per chain, at least two chains; with
+    nutpie when ``sampler`` is a JAX sampler) starts at the prior medians; its draws give the
+    whitening (:func:`_whitening`) of the main run,
     which is adaptive when ``draws`` is None (:func:`_sample_adaptive`). Knows nothing of
     :class:`~bayescale.fit.Fit` or of the drift: :mod:`bayescale.fitting` builds those.
     """
@@ -386,14 +387,18 @@ def sample_posterior(
     n_groups = len(groups)
     data = model_data(law, runs, groups)
     timing = {"compile_s": 0.0}
-    if sampler == "nutpie":
+    # The pilot only finds the whitening: JAX samplers get it from nutpie (compiled once per
+    # machine, while PyMC compiles the JAX model at every ``pm.sample``), so a JAX fit
+    # compiles its model for JAX once, for the main run.
+    pilot_sampler = "nutpie" if sampler in K.JAX_SAMPLERS else sampler
+    if pilot_sampler == "nutpie":
         _, timing["compile_s"] = _compiled(law, n_groups)
     run_kw = dict(tune=tune, chains=chains, cores=cores, n_groups=n_groups)
     loc0 = initial_loc(law, runs, n_groups)
     t0 = time.perf_counter()
     pilot, _ = _run(
         law,
-        sampler,
+        pilot_sampler,
         data,
         loc0,
         np.eye(len(loc0)),

@@ -225,3 +225,41 @@ def test_jax_chains_are_vectorised_where_there_are_fewer_devices_than_chains(mon
     jax.local_device_count = lambda: 100
     assert _jax_options("numpyro", 4) == {}
     assert _jax_options("nutpie", 4) == {} and _jax_options("pymc", 4) == {}
+
+
+def test_a_jax_fit_takes_its_pilot_from_nutpie(monkeypatch):
+    """The pilot only finds the whitening: with a JAX sampler it runs on nutpie (compiled once
+    per machine) and only the main run on the JAX sampler, whose model PyMC compiles at every
+    ``pm.sample``. (The main run is stopped before JAX is needed: CI installs none.)"""
+    import bayescale.sampling as sampling
+    from bayescale.laws import make_law
+
+    calls = []
+    real_run = sampling._run
+
+    class MainRun(Exception):
+        pass
+
+    def run(law, sampler, *args, **kwargs):
+        calls.append((sampler, kwargs["draws"]))
+        if sampler != "nutpie":
+            raise MainRun
+        return real_run(law, sampler, *args, **kwargs)
+
+    monkeypatch.setattr(sampling, "_run", run)
+    from bayescale.datasets import load_chinchilla
+
+    runs = load_chinchilla(replication_subset=True).iloc[::4]
+    with pytest.raises(MainRun):
+        sampling.sample_posterior(
+            make_law("kaplan-c"),
+            runs,
+            draws=100,
+            tune=100,
+            chains=2,
+            cores=2,
+            pilot_seed=1,
+            main_seed=2,
+            sampler="numpyro",
+        )
+    assert calls == [("nutpie", sampling.PILOT_DRAWS), ("numpyro", 100)]
