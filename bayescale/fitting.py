@@ -37,7 +37,7 @@ from .drift import (
 from .exceptions import ConfigError, DataError
 from .fit import Fit
 from .laws.base import Law, make_law, provide_verb
-from .sampling import DEFAULT_DRAWS, PILOT_DRAWS, PILOT_TUNE, sample_posterior
+from .sampling import DEFAULT_DRAWS, PILOT_DRAWS, PILOT_TUNE, pilot_sampler, sample_posterior
 from .splits import split_by_compute, split_top_loss
 from .tpp_drift import estimate_tpp_drift
 
@@ -246,7 +246,7 @@ def fit_law(
         "sampler": sampler,
         "target_accept": record["target_accept_used"],
         "exclude_top_loss": int(exclude_top_loss),
-        "pilot": {"tune": PILOT_TUNE, "draws": PILOT_DRAWS},
+        "pilot": {"tune": PILOT_TUNE, "draws": PILOT_DRAWS, "sampler": pilot_sampler(sampler)},
         "sampling": record,
         "drift": drift_info,
         "timing": timing,

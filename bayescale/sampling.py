@@ -41,6 +41,7 @@ __all__ = [
     "clear_compiled_cache",
     "compile_for",
     "model_key",
+    "pilot_sampler",
 ]
 
 SAMPLERS = K.SAMPLERS
@@ -200,6 +201,19 @@ def _run(
                     **_jax_options(sampler, chains),
                 )
     return idata.posterior, idata.sample_stats
+
+
+def pilot_sampler(sampler: str) -> str:
+    """The sampler of the pilot run when the main run uses ``sampler``: the pilot only finds
+    the whitening, so JAX samplers get it from nutpie (compiled once per machine, while PyMC
+    compiles the JAX model at every ``pm.sample``) and compile for JAX once, for the main run.
+
+    Examples
+    --------
+    >>> pilot_sampler("numpyro"), pilot_sampler("nutpie"), pilot_sampler("pymc")
+    ('nutpie', 'nutpie', 'pymc')
+    """
+    return "nutpie" if sampler in K.JAX_SAMPLERS else sampler
 
 
 def _jax_options(sampler: str, chains: int) -> dict[str, Any]:
@@ -387,18 +401,15 @@ def sample_posterior(
     n_groups = len(groups)
     data = model_data(law, runs, groups)
     timing = {"compile_s": 0.0}
-    # The pilot only finds the whitening: JAX samplers get it from nutpie (compiled once per
-    # machine, while PyMC compiles the JAX model at every ``pm.sample``), so a JAX fit
-    # compiles its model for JAX once, for the main run.
-    pilot_sampler = "nutpie" if sampler in K.JAX_SAMPLERS else sampler
-    if pilot_sampler == "nutpie":
+    pilot_with = pilot_sampler(sampler)
+    if pilot_with == "nutpie":
         _, timing["compile_s"] = _compiled(law, n_groups)
     run_kw = dict(tune=tune, chains=chains, cores=cores, n_groups=n_groups)
     loc0 = initial_loc(law, runs, n_groups)
     t0 = time.perf_counter()
     pilot, _ = _run(
         law,
-        pilot_sampler,
+        pilot_with,
         data,
         loc0,
         np.eye(len(loc0)),
