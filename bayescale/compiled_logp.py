@@ -165,9 +165,14 @@ def _callback_cache_key(kind: str, fn_pt, source: str, scope: dict[str, Any]) ->
     if inner is None:
         return None
     # Everything numba freezes into the machine code: the source, the function it calls
-    # (PyTensor's own key: the graph, its constants, fastmath) and the constants it reads.
+    # (PyTensor's own key: the graph, its constants, fastmath) and the constants it reads;
+    # and the versions of what wrote it (PyTensor's locator does not key on its own version).
+    import numba
+    import nutpie
+
     frozen = {k: repr(v) for k, v in sorted(scope.items()) if k.isupper() and k != "FN"}
-    text = "\n".join([_CACHE_VERSION, kind, source, inner, repr(frozen)])
+    stack = f"pytensor {pytensor.__version__} numba {numba.__version__} nutpie {nutpie.__version__}"
+    text = "\n".join([_CACHE_VERSION, stack, kind, source, inner, repr(frozen)])
     return "bayescale_" + hashlib.sha256(text.encode()).hexdigest()
 
 
