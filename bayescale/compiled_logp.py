@@ -145,7 +145,14 @@ def _lean_cfunc(kind: str, fn_pt, shared: dict, record_dtype, n_dim: int, n_out:
     # own entries (``<compiledir>/numba``), where ``compile_tolerating_cache`` removes a
     # damaged entry.
     CACHED_SRC_FUNCTIONS[scope["callback"]] = key
-    return numba.cfunc(signature, cache=True)(scope["callback"])
+    try:
+        return numba.cfunc(signature, cache=True)(scope["callback"])
+    except Exception as err:  # noqa: BLE001 (the cache is a speed-up: compile without it)
+        if cache_failure(err) is not None:
+            raise  # a damaged entry: compile_tolerating_cache removes it and says so
+        CACHED_SRC_FUNCTIONS.pop(scope["callback"], None)
+        _log.debug("bayescale: %s callback not cached (%r); compiled in this process", kind, err)
+        return numba.cfunc(signature)(scope["callback"])
 
 
 def _callback_cache_key(kind: str, fn_pt, source: str, scope: dict[str, Any]) -> str | None:

@@ -136,6 +136,33 @@ def test_lean_callback_computes_pytensors_log_density_for_any_data(law, sim_runs
     assert code in (1, 3, 4)
 
 
+def test_a_callback_numba_cannot_cache_is_compiled_in_the_process(law, monkeypatch):
+    """The disk cache of the callbacks is a speed-up only: where numba cannot cache one (here
+    every cached compile refused), it is compiled in the process and computes the same."""
+    import numba
+
+    from bayescale.compiled_logp import compile_model
+    from bayescale.sampling import _compiled, _model
+
+    reference, _ = _compiled(law)
+    real = numba.cfunc
+
+    def cfunc(signature, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function 'callback': no locator available")
+        return real(signature, **kwargs)
+
+    monkeypatch.setattr(numba, "cfunc", cfunc)
+    compiled = compile_model(_model(law), ["w"])
+    x = np.linspace(-0.3, 0.3, compiled.n_dim)
+    code, logp, grad = _call_logp(compiled, x)
+    # the same data in both (other tests set the model's data)
+    reference = reference.with_data(**compiled.shared_data)
+    ref_code, ref_logp, ref_grad = _call_logp(reference, x)
+    assert code == ref_code == 0
+    assert logp == ref_logp and np.array_equal(grad, ref_grad)
+
+
 def test_lean_compile_falls_back_to_nutpies_own(monkeypatch, caplog):
     """Where nutpie's helpers are not what the lean compile expects (another nutpie version),
     nutpie's own compile is used, with one warning."""
