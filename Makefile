@@ -40,8 +40,14 @@ test: docs
 docs: $(STAMP)
 	$(BIN)/mkdocs build --quiet
 
+# Issue #19's benchmarks in one run (about 10 minutes on 2 cores): the default fit against PyMC's
+# NUTS and whole-process fits, a 5000-checkpoint curve fit, the pooled fits, batch with 1 and 2
+# workers.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
+	$(BIN)/python benchmarks/bench_curves.py
+	$(BIN)/python benchmarks/bench_pooled.py
+	$(BIN)/python benchmarks/bench_batch.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check bayescale tests benchmarks scripts conftest.py
