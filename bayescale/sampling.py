@@ -1,7 +1,8 @@
 """Sampling a law's posterior: compile cache, pilot, whitening and (adaptive) main runs.
 
 The model (:mod:`bayescale.model`) is compiled once per law configuration (priors, likelihood)
-and reused for any data through ``nutpie``'s ``with_data``. A short pilot run estimates the
+and reused for any data through ``nutpie``'s ``with_data``; later processes read it from the
+disk cache (:mod:`bayescale.compiled_logp`). A short pilot run estimates the
 posterior mean and covariance of the unconstrained coordinates; the main run samples the
 whitened coordinates ``w`` (a dense mass matrix, found before tuning), with more draws while the
 diagnostics fail (:func:`_sample_adaptive`). :func:`sample_posterior` returns draws and knows
