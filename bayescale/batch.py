@@ -107,7 +107,14 @@ def fit_job(
             if questions is not None and questions.link:  # a downstream chain's two steps
                 from .chain import fit_chain
 
-                fit = fit_chain(law, runs, link=questions.link, chance=questions.chance, **settings)
+                fit = fit_chain(
+                    law,
+                    runs,
+                    link=questions.link,
+                    chance=questions.chance,
+                    ceiling_sd=questions.ceiling_sd,
+                    **settings,
+                )
             else:
                 fit = law.fit(runs, progress=False, **settings)
             fit.save(tmp / "fit")

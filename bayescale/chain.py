@@ -34,6 +34,7 @@ from .exceptions import ConfigError
 from .fit import Fit
 from .laws.base import Law
 from .laws.link import LINKS, SCORE
+from .priors import Prior
 
 __all__ = ["fit_chain", "link_scores", "make_link", "NO_LINK"]
 
@@ -43,22 +44,38 @@ NO_LINK = (
 )
 
 
-def make_link(link: str | Law = "sigmoid", chance: float | None = None) -> Law:
+def make_link(
+    link: str | Law = "sigmoid", chance: float | None = None, ceiling_sd: float | None = None
+) -> Law:
     """The step-2 law: a link's short name (``"sigmoid"``, ``"exp"``, see
-    :data:`~bayescale.laws.link.LINKS`) with the task's chance level, or a link law as it is.
+    :data:`~bayescale.laws.link.LINKS`) with the task's chance level (the floor's prior) and,
+    for the sigmoid, the sd of its ceiling's prior below 1 (default
+    :data:`~bayescale.laws.link.CEILING_SD`; wider for a score that cannot reach 1 at zero
+    loss); or a link law as it is.
 
     Examples
     --------
     >>> make_link("exp", chance=0.5).name
     'link-exp'
+    >>> make_link("sigmoid", ceiling_sd=0.15).priors["ceiling"].parameters["sigma"]
+    0.15
     """
     if isinstance(link, Law):
         if link.target != SCORE or K.LOSS not in link.inputs:
             raise ConfigError(f"the {link.name} law is no link from loss to score")
+        if ceiling_sd is not None:
+            raise ConfigError("ceiling_sd sets a named sigmoid link's prior: give it in priors")
         return link
     if link not in LINKS:
         raise ConfigError(f"unknown link {link!r}; known: {', '.join(LINKS)}")
-    return LINKS[link](chance=chance)
+    if ceiling_sd is None:
+        return LINKS[link](chance=chance)
+    if link != "sigmoid":
+        raise ConfigError(f"ceiling_sd is the sigmoid link's; the {link} link has no ceiling")
+    if not (np.isfinite(ceiling_sd) and ceiling_sd > 0):
+        raise ConfigError(f"ceiling_sd must be a positive number, got {ceiling_sd}")
+    ceiling = Prior("TruncatedNormal", mu=1.0, sigma=float(ceiling_sd), lower=0.0, upper=1.0)
+    return LINKS[link](chance=chance, priors={"ceiling": ceiling})
 
 
 def fit_chain(
@@ -67,6 +84,7 @@ def fit_chain(
     *,
     link: str | Law = "sigmoid",
     chance: float | None = None,
+    ceiling_sd: float | None = None,
     columns: Mapping[str, str] | None = None,
     loss_unit: str | None = None,
     flops_per_param_token: float | None = None,
@@ -83,11 +101,12 @@ def fit_chain(
     runs
         A CSV path or DataFrame with ``N``, ``D`` (or ``C``), ``loss`` (the task loss) and
         ``score`` (e.g. an accuracy), one row per checkpoint (with a ``run`` column) or per run.
-    link, chance
+    link, chance, ceiling_sd
         Step 2 (:func:`make_link`): ``"sigmoid"`` (default), ``"exp"`` or a link law; ``chance``
-        the task's chance score (the link's floor prior). A named link has Student-t noise
-        (4 degrees of freedom) and treats checkpoints as independent given the link (see
-        ``docs/downstream_chain.md`` for what that costs).
+        the task's chance score (the link's floor prior); ``ceiling_sd`` the sigmoid's ceiling
+        prior's sd below 1 (default 0.02: a task loss of zero scores 1). A named link has
+        Student-t noise (4 degrees of freedom) and treats checkpoints as independent given the
+        link (see ``docs/guide.md`` for what that costs).
     columns, loss_unit, flops_per_param_token
         As for :func:`bayescale.load_runs` (e.g. ``{"loss": "bpb_mmlu", "score": "acc_mmlu"}``).
     min_fraction
@@ -108,7 +127,7 @@ def fit_chain(
     DataError
         Naming the column and rows of a missing, non-numeric or NaN loss or score.
     """
-    link_law = make_link(link, chance)
+    link_law = make_link(link, chance, ceiling_sd)
     table = law.load_runs(
         runs,
         columns,

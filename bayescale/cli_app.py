@@ -144,6 +144,15 @@ Chance = Annotated[
         "floor prior.",
     ),
 ]
+CeilingSd = Annotated[
+    float | None,
+    typer.Option(
+        "--ceiling-sd",
+        min=1e-6,
+        help="Downstream chain, sigmoid link: the sd of the ceiling's prior below 1 (default "
+        "0.02: a task loss of zero scores 1); wider, e.g. 0.15, for a score that cannot reach 1.",
+    ),
+]
 GroupColumn = Annotated[
     str | None, typer.Option(help="Column that groups the runs (read as 'group').")
 ]

@@ -12,6 +12,7 @@ import typer
 
 from .cli_app import (
     EXIT_UNTRUSTED,
+    CeilingSd,
     Chains,
     Chance,
     Column,
@@ -95,6 +96,7 @@ def fit(
     score_column: ScoreColumn = None,
     link: LinkOption = LinkName.sigmoid,
     chance: Chance = None,
+    ceiling_sd: CeilingSd = None,
     pooling: Pooling = PoolingName.complete,
     noise: Noise = None,
     target_accept: TargetAccept = 0.9,
@@ -148,7 +150,8 @@ def fit(
             score_column,
         )
         read = read_options(loss_unit, flops_per_token_param)
-        if score_column is not None or link is not LinkName.sigmoid or chance is not None:
+        chain_options = (link is not LinkName.sigmoid, chance is not None, ceiling_sd is not None)
+        if score_column is not None or any(chain_options):
             _check_chain(score_column, method)
         fit_options = dict(
             draws=draws,
@@ -166,7 +169,14 @@ def fit(
             from .chain import fit_chain
 
             result = fit_chain(
-                model, runs, link=link.value, chance=chance, columns=columns, **read, **fit_options
+                model,
+                runs,
+                link=link.value,
+                chance=chance,
+                ceiling_sd=ceiling_sd,
+                columns=columns,
+                **read,
+                **fit_options,
             )
         else:
             table = model.load_runs(runs, columns=columns, **read)
@@ -183,7 +193,9 @@ def _check_chain(score_column: str | None, method: FitMethod) -> None:
     from .exceptions import ConfigError
 
     if score_column is None:
-        raise ConfigError("--link and --chance describe a downstream chain: add --score-column")
+        raise ConfigError(
+            "--link, --chance and --ceiling-sd describe a downstream chain: add --score-column"
+        )
     if method is not FitMethod.mcmc:
         raise ConfigError("a downstream chain (--score-column) is fitted by MCMC: drop --method")
 

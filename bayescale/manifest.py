@@ -28,6 +28,7 @@ once, each naming the job and the key.
     columns = { loss = "bpb_mmlu", score = "acc_mmlu" }
     loss_unit = "bits"
     link = "sigmoid"        # or "exp"; chance = 0.25 (the link floor's prior)
+    ceiling_sd = 0.02       # the sigmoid's ceiling prior sd below 1 (default; wider: 0.15)
     plans = [{ N = 6.9e9, D = 3.9e12 }]   # adds the score's interval to the row
 
 Questions: ``budgets`` (compute-optimal allocation at each budget), ``plans`` (predicted loss of
@@ -79,6 +80,7 @@ JOB_DEFAULTS: dict[str, Any] = {
     "targets": [],
     "link": None,  # a downstream chain (bayescale.fit_chain): "sigmoid" or "exp"
     "chance": None,  # the chain's chance score (its link's floor prior)
+    "ceiling_sd": None,  # the sigmoid link's ceiling prior sd below 1 (default 0.02)
 }
 _JOB_ONLY = ("name", "runs")
 
@@ -102,6 +104,7 @@ class Job:
     targets: list[float] = field(default_factory=list)
     link: str | None = None
     chance: float | None = None
+    ceiling_sd: float | None = None
 
     def make_law(self):
         """The job's law object."""
@@ -124,6 +127,8 @@ class Job:
             spec["read_options"] = self.read_options
         if self.link:
             spec["chain"] = {"link": self.link, "chance": self.chance}
+            if self.ceiling_sd is not None:
+                spec["chain"]["ceiling_sd"] = self.ceiling_sd
         return spec
 
     def column_map(self) -> dict[str, str] | None:
@@ -167,6 +172,9 @@ def _check_value(key: str, v: Any) -> str | None:
     if key == "chance":
         ok = v is None or (_is_num(v) and 0 <= v < 1)
         return None if ok else f"must be a score in [0, 1), got {v!r}"
+    if key == "ceiling_sd":
+        ok = v is None or (_is_num(v) and v > 0)
+        return None if ok else f"must be a positive number, got {v!r}"
     if key == "loss_unit":
         return None if v in (None, "nats", "bits") else f"must be 'nats' or 'bits', got {v!r}"
     if key == "flops_per_token_param":
@@ -255,6 +263,7 @@ def _job(raw: Mapping[str, Any], defaults: Mapping[str, Any], base: Path, where:
         targets=[float(x) for x in spec["targets"]],
         link=spec["link"],
         chance=None if spec["chance"] is None else float(spec["chance"]),
+        ceiling_sd=None if spec["ceiling_sd"] is None else float(spec["ceiling_sd"]),
     )
     try:
         law = job.make_law()

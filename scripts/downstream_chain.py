@@ -1,7 +1,7 @@
 """The OLMo ladder's 7B target's task accuracies from the two-step chain (issue #18).
 
 Usage: python scripts/downstream_chain.py [--out docs/downstream_chain.md] [--seed 0]
-       [--tasks hellaswag mmlu ...] [--link sigmoid]
+       [--tasks hellaswag mmlu ...] [--link sigmoid] [--ceiling-sd SD]
 
 For each of the paper's eight tasks (Bhagia et al. 2024), from the 16 rungs the paper fits
 (190M-1B at 1, 2, 5, 10 xC, no reruns; ``data/olmo_ladder_curves.csv``):
@@ -45,7 +45,9 @@ from bayescale.chain import link_scores  # noqa: E402
 from bayescale.curves import final_checkpoints, keep_checkpoints  # noqa: E402
 from bayescale.datasets import load_olmo_ladder  # noqa: E402
 from bayescale.io import atomic_write_text  # noqa: E402
+from bayescale.laws.link import CEILING_SD  # noqa: E402
 from bayescale.pointfit import huber_fit  # noqa: E402
+from bayescale.priors import Prior  # noqa: E402
 
 #: The tasks' chance levels (the OLMo ladder's task minimums).
 CHANCE = {
@@ -96,8 +98,19 @@ def baseline(task: str, rungs: pd.DataFrame, n: float, d: float) -> dict:
     return {"loss": loss, "score": float(_paper_sigmoid(loss, *p))}
 
 
-def chain(task: str, rungs: pd.DataFrame, n: float, d: float, seed: int, link: str) -> dict:
+def chain(
+    task: str,
+    rungs: pd.DataFrame,
+    n: float,
+    d: float,
+    seed: int,
+    link: str,
+    ceiling_sd: float | None = None,
+) -> dict:
     t0 = time.perf_counter()
+    if ceiling_sd is not None:  # the sigmoid's ceiling prior, other than its default
+        wide = Prior("TruncatedNormal", mu=1.0, sigma=ceiling_sd, lower=0.0, upper=1.0)
+        link = bs.SigmoidLink(chance=CHANCE[task], priors={"ceiling": wide})
     fit = bs.fit_chain(
         bs.ChinchillaLaw(),
         rungs,
@@ -129,7 +142,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", nargs="*", default=list(CHANCE))
     parser.add_argument("--link", default="sigmoid", choices=["sigmoid", "exp"])
+    parser.add_argument(
+        "--ceiling-sd",
+        type=float,
+        default=None,
+        help="the sigmoid's ceiling prior sd below 1 (default: the link's, CEILING_SD)",
+    )
     args = parser.parse_args()
+    if args.ceiling_sd is not None and args.link != "sigmoid":
+        parser.error("--ceiling-sd is the sigmoid link's")
     warnings.simplefilter("ignore")
     curves = load_olmo_ladder(curves=True)
     rungs = curves[curves["paper_subset"]].reset_index(drop=True)
@@ -138,7 +159,7 @@ def main() -> None:
     rows, links = [], []
     for task in args.tasks:
         base = baseline(task, rungs, n, d)
-        res = chain(task, rungs, n, d, args.seed, args.link)
+        res = chain(task, rungs, n, d, args.seed, args.link, args.ceiling_sd)
         t = res["table"]
         actual, loss = float(target[f"acc_{task}"]), float(target[f"bpb_{task}"]) * LN2
         lo, med, hi = t["score_lower"], t["score_median"], t["score_upper"]
@@ -174,15 +195,24 @@ def main() -> None:
     frame = pd.DataFrame(rows)
     shown = frame[[c for c in frame.columns if not c.startswith("_")]]
     inside = int(frame["_in"].sum())
+    command = f"python scripts/downstream_chain.py --seed {args.seed} --link {args.link}"
+    if args.ceiling_sd is not None:
+        command += f" --ceiling-sd {args.ceiling_sd:g}"
+    priors = "floor prior at the task's chance level"
+    if args.link == "sigmoid":
+        sd = CEILING_SD if args.ceiling_sd is None else args.ceiling_sd
+        priors += (
+            f", ceiling prior TruncatedNormal(1, {sd:g}) on [0, 1]: the ideal point, chosen by"
+            " held-out 3B runs in [link_ceiling.md](link_ceiling.md)"
+        )
     text = f"""# Downstream accuracy of the OLMo ladder's 7B target from the two-step chain
 
-Written by `python scripts/downstream_chain.py --seed {args.seed} --link {args.link}`; do not
-edit by hand.
+Written by `{command}`; do not edit by hand.
 
 Fitted on the paper's 16 rungs (190M-1B at 1, 2, 5, 10 xC): step 1 Chinchilla's law on each
 run's final task loss (bits per byte of the correct answer, in nats), step 2 the {args.link}
 link on the {len(rungs[keep_checkpoints(bs.load_runs(rungs), 0.1, None)])} checkpoints past 10%
-of their run (floor prior at the task's chance level). Predicted: OLMo 2 7B after its anneal
+of their run ({priors}). Predicted: OLMo 2 7B after its anneal
 (N = {n:.4g}, D = {d:.4g}), a new run's score, median and 90% interval. Baseline: the paper's
 point fits (Huber step 1, least-squares sigmoid step 2 with its ideal point), chained.
 

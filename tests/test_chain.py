@@ -13,19 +13,22 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.chain import link_scores
+from bayescale.chain import link_scores, make_link
 from bayescale.curves import cosine_remaining
 from bayescale.exceptions import ConfigError
 from conftest import check, check_recovered, run_cli, seed
 
 TASK_LAW = dict(E=0.5, A=50.0, B=100.0, alpha=0.3, beta=0.3)
-LINK = dict(floor=0.25, ceiling=0.9, k=6.0, L0=0.7)
+# the ceiling near 1, as the default prior has it (the ideal point: zero task loss scores 1)
+LINK = dict(floor=0.25, ceiling=0.97, k=6.0, L0=0.7)
 SCORE_SD = 0.005
 FIT = dict(drift=False, target_accept=0.95)
 
 
-def simulate_chain(data_seed: int) -> pd.DataFrame:
-    """20 runs (5 sizes x 4 lengths), 6 checkpoints each, task loss and score per checkpoint."""
+def simulate_chain(data_seed: int, truth: dict | None = None) -> pd.DataFrame:
+    """20 runs (5 sizes x 4 lengths), 6 checkpoints each, task loss and score per checkpoint
+    (the score on the sigmoid ``truth``, default :data:`LINK`)."""
+    truth = LINK if truth is None else truth
     rng = np.random.default_rng(data_seed)
     law, link = bs.ChinchillaLaw(), bs.SigmoidLink()
     rows = []
@@ -35,7 +38,7 @@ def simulate_chain(data_seed: int) -> pd.DataFrame:
             d = total * np.array([0.05, 0.2, 0.4, 0.6, 0.8, 1.0])
             g = cosine_remaining(d, total)
             loss = law.predict(TASK_LAW, N=n, D=d) * np.exp(0.03 * g + 0.01 * rng.normal())
-            score = link.predict(LINK, loss=loss) + SCORE_SD * rng.standard_normal(d.size)
+            score = link.predict(truth, loss=loss) + SCORE_SD * rng.standard_normal(d.size)
             for j in range(d.size):
                 rows.append(
                     {
@@ -75,6 +78,24 @@ def test_link_recovers_the_sigmoid_from_simulated_pairs(chain):
         check_recovered(name, truth, draws[name])
     check_recovered("sigma", SCORE_SD, draws["sigma"], log=True)
     assert chain.link.diagnostics["ok"], chain.link.diagnostics["problems"]
+
+
+def test_a_widened_ceiling_prior_recovers_a_score_that_stops_below_one():
+    """The default ceiling prior sits at 1 (the ideal point); a score that levels off lower
+    (here 0.85) is recovered once the prior is widened, as the link's docstring says."""
+    truth = {**LINK, "ceiling": 0.85}
+    wide = bs.Prior("TruncatedNormal", mu=1.0, sigma=0.15, lower=0.0, upper=1.0)
+    fit = bs.fit_chain(
+        bs.ChinchillaLaw(),
+        simulate_chain(seed(15), truth),
+        link=bs.SigmoidLink(chance=0.25, priors={"ceiling": wide}),
+        columns={"loss": "task_loss", "score": "accuracy"},
+        seed=seed(16),
+        **FIT,
+    )
+    draws = fit.link.draws()
+    for name in ("ceiling", "k", "L0"):
+        check_recovered(name, truth[name], draws[name])
 
 
 def test_chain_interval_carries_both_steps(chain):
@@ -185,6 +206,13 @@ def test_links_and_their_options():
         bs.SigmoidLink(chance=1.5)
     with pytest.raises(ConfigError, match="unknown link"):
         bs.fit_chain(bs.ChinchillaLaw(), simulate_chain(0), link="probit")
+    # the sigmoid's ceiling prior, widened for a score that cannot reach 1
+    wide = make_link("sigmoid", chance=0.25, ceiling_sd=0.15).priors["ceiling"]
+    assert wide.parameters["sigma"] == 0.15 and wide.parameters["upper"] == 1.0
+    with pytest.raises(ConfigError, match="no ceiling"):
+        make_link("exp", ceiling_sd=0.1)
+    with pytest.raises(ConfigError, match="positive"):
+        make_link("sigmoid", ceiling_sd=0.0)
 
 
 def test_chain_from_the_cli(world, tmp_path, capsys, monkeypatch):
@@ -204,6 +232,8 @@ def test_chain_from_the_cli(world, tmp_path, capsys, monkeypatch):
             "accuracy",
             "--chance",
             "0.25",
+            "--ceiling-sd",
+            "0.1",
             *common,
         ],
         capsys,
@@ -211,6 +241,7 @@ def test_chain_from_the_cli(world, tmp_path, capsys, monkeypatch):
     )
     assert code == 0, err
     assert "link-sigmoid" in stdout and (out / "link" / "fit.json").is_file()
+    assert bs.load_fit(out).link.law.priors["ceiling"].parameters["sigma"] == 0.1
     code, stdout, err = run_cli(
         ["predict", out, "--n", "2e10", "--d", "4e11", "--target-score", "0.7", "--json"],
         capsys,
@@ -242,6 +273,12 @@ def test_chain_from_the_cli(world, tmp_path, capsys, monkeypatch):
     assert not bad.exists()
     code, _, err = run_cli(
         ["fit", csv, "--out", bad, "--column", "loss=task_loss", "--link", "exp", *common],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "--score-column" in err and not bad.exists()
+    code, _, err = run_cli(
+        ["fit", csv, "--out", bad, "--column", "loss=task_loss", "--ceiling-sd", "0.1", *common],
         capsys,
         monkeypatch,
     )
@@ -281,6 +318,7 @@ def test_a_batch_job_fits_a_chain_and_answers_with_the_score(world, tmp_path):
             "columns": {"loss": "task_loss", "score": "accuracy"},
             "link": "sigmoid",
             "chance": 0.25,
+            "ceiling_sd": 0.05,
             "plans": [{"N": 2e9, "D": 4e10}],
         },
         # a link without a score column: that job fails, saying so
@@ -294,6 +332,7 @@ def test_a_batch_job_fits_a_chain_and_answers_with_the_score(world, tmp_path):
     assert LINK["floor"] < row.score_median < LINK["ceiling"]
     fit = bs.load_fit(result.out / "jobs" / "task" / "fit")
     assert fit.link is not None and fit.link.law.name == "link-sigmoid"
+    assert fit.link.law.priors["ceiling"].parameters["sigma"] == 0.05
     again = bs.predict_loss(fit, 2e9, 4e10).iloc[0]  # risks.csv keeps 6 digits
     assert again["score_median"] == pytest.approx(row.score_median, rel=1e-5)
     assert again["loss_new_run_median"] == pytest.approx(row.loss_median, rel=1e-5)
@@ -301,3 +340,5 @@ def test_a_batch_job_fits_a_chain_and_answers_with_the_score(world, tmp_path):
     assert failed.status == "failed" and "missing column 'score'" in failed.error
     with pytest.raises(bs.ConfigError, match="link.*must be one of"):
         parse_manifest({"job": [{**jobs[0], "link": "probit"}]}, base=tmp_path)
+    with pytest.raises(bs.ConfigError, match="ceiling_sd.*positive"):
+        parse_manifest({"job": [{**jobs[0], "ceiling_sd": -1}]}, base=tmp_path)
