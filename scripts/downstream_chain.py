@@ -47,7 +47,6 @@ from bayescale.datasets import load_olmo_ladder  # noqa: E402
 from bayescale.io import atomic_write_text  # noqa: E402
 from bayescale.laws.link import CEILING_SD  # noqa: E402
 from bayescale.pointfit import huber_fit  # noqa: E402
-from bayescale.priors import Prior  # noqa: E402
 
 #: The tasks' chance levels (the OLMo ladder's task minimums).
 CHANCE = {
@@ -98,6 +97,23 @@ def baseline(task: str, rungs: pd.DataFrame, n: float, d: float) -> dict:
     return {"loss": loss, "score": float(_paper_sigmoid(loss, *p))}
 
 
+def fit_task(
+    task: str, rungs: pd.DataFrame, seed: int, link: str = "sigmoid", ceiling_sd=None
+) -> bs.Fit:
+    """bayescale's chain for one task on the rungs (the sigmoid's ceiling prior sd
+    ``ceiling_sd``, default the link's)."""
+    return bs.fit_chain(
+        bs.ChinchillaLaw(),
+        rungs,
+        link=link,
+        chance=CHANCE[task],
+        ceiling_sd=ceiling_sd,
+        columns={"loss": f"bpb_{task}", "score": f"acc_{task}"},
+        loss_unit="bits",
+        seed=seed,
+    )
+
+
 def chain(
     task: str,
     rungs: pd.DataFrame,
@@ -108,18 +124,7 @@ def chain(
     ceiling_sd: float | None = None,
 ) -> dict:
     t0 = time.perf_counter()
-    if ceiling_sd is not None:  # the sigmoid's ceiling prior, other than its default
-        wide = Prior("TruncatedNormal", mu=1.0, sigma=ceiling_sd, lower=0.0, upper=1.0)
-        link = bs.SigmoidLink(chance=CHANCE[task], priors={"ceiling": wide})
-    fit = bs.fit_chain(
-        bs.ChinchillaLaw(),
-        rungs,
-        link=link,
-        chance=CHANCE[task],
-        columns={"loss": f"bpb_{task}", "score": f"acc_{task}"},
-        loss_unit="bits",
-        seed=seed,
-    )
+    fit = fit_task(task, rungs, seed, link, ceiling_sd)
     seconds = time.perf_counter() - t0
     table = bs.predict_loss(fit, n, d).iloc[0]
     # the link alone at step 1's median loss: what the interval would be without step 1's

@@ -36,14 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from downstream_chain import CHANCE, LN2  # noqa: E402
+from downstream_chain import CHANCE, LN2, fit_task  # noqa: E402
 from study_data import markdown  # noqa: E402
 
 import bayescale as bs  # noqa: E402
 from bayescale.chain import link_scores  # noqa: E402
 from bayescale.datasets import load_olmo_ladder  # noqa: E402
 from bayescale.io import atomic_write_text  # noqa: E402
-from bayescale.priors import Prior  # noqa: E402
 
 
 def held_out(curves: pd.DataFrame) -> pd.DataFrame:
@@ -53,16 +52,7 @@ def held_out(curves: pd.DataFrame) -> pd.DataFrame:
 
 
 def one(task: str, sd: float, rungs: pd.DataFrame, test: pd.DataFrame, seed: int) -> pd.DataFrame:
-    ceiling = Prior("TruncatedNormal", mu=1.0, sigma=sd, lower=0.0, upper=1.0)
-    link = bs.SigmoidLink(chance=CHANCE[task], priors={"ceiling": ceiling})
-    fit = bs.fit_chain(
-        bs.ChinchillaLaw(),
-        rungs,
-        link=link,
-        columns={"loss": f"bpb_{task}", "score": f"acc_{task}"},
-        loss_unit="bits",
-        seed=seed,
-    )
+    fit = fit_task(task, rungs, seed, ceiling_sd=sd)
     pred = bs.predict_loss(fit, test["N"].to_numpy(float), test["D"].to_numpy(float))
     rng = np.random.default_rng(seed)
     actual_loss = test[f"bpb_{task}"].to_numpy(float) * LN2
