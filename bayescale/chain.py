@@ -33,8 +33,7 @@ from .curves import MIN_FRACTION
 from .exceptions import ConfigError
 from .fit import Fit
 from .laws.base import Law
-from .laws.link import LINKS, SCORE
-from .priors import Prior
+from .laws.link import LINKS, SCORE, ceiling_prior
 
 __all__ = ["fit_chain", "link_scores", "make_link", "NO_LINK"]
 
@@ -74,8 +73,7 @@ def make_link(
         raise ConfigError(f"ceiling_sd is the sigmoid link's; the {link} link has no ceiling")
     if not (np.isfinite(ceiling_sd) and ceiling_sd > 0):
         raise ConfigError(f"ceiling_sd must be a positive number, got {ceiling_sd}")
-    ceiling = Prior("TruncatedNormal", mu=1.0, sigma=float(ceiling_sd), lower=0.0, upper=1.0)
-    return LINKS[link](chance=chance, priors={"ceiling": ceiling})
+    return LINKS[link](chance=chance, priors={"ceiling": ceiling_prior(ceiling_sd)})
 
 
 def fit_chain(

@@ -32,7 +32,7 @@ from ..priors import Prior
 from .base import Law, register_law
 from .score import SCORE
 
-__all__ = ["SigmoidLink", "ExpLink", "LINKS", "SCORE"]
+__all__ = ["SigmoidLink", "ExpLink", "LINKS", "SCORE", "CEILING_SD", "ceiling_prior"]
 
 #: The floor's prior sd around the task's chance level, and its prior without one.
 CHANCE_SD = 0.05
@@ -42,6 +42,17 @@ CHANCE_SD = 0.05
 #: 0.02 and 0.005 cover 35 of 40, 0.15 33 of 40 with a larger median error).
 CEILING_SD = 0.02
 FLOOR_WITHOUT_CHANCE = Prior("TruncatedNormal", mu=0.25, sigma=0.25, lower=0.0, upper=1.0)
+
+
+def ceiling_prior(sd: float = CEILING_SD) -> Prior:
+    """The sigmoid's ceiling prior: ``TruncatedNormal(1, sd)`` on [0, 1].
+
+    Examples
+    --------
+    >>> ceiling_prior(0.15).parameters["sigma"]
+    0.15
+    """
+    return Prior("TruncatedNormal", mu=1.0, sigma=float(sd), lower=0.0, upper=1.0)
 
 
 class _Link(Law):
@@ -114,7 +125,7 @@ class SigmoidLink(_Link):
     def default_law_priors(self) -> dict[str, Prior]:
         return {
             "floor": self._floor(),
-            "ceiling": Prior("TruncatedNormal", mu=1.0, sigma=CEILING_SD, lower=0.0, upper=1.0),
+            "ceiling": ceiling_prior(),
             "k": Prior("LogNormal", mu=float(np.log(5.0)), sigma=1.0),
             "L0": Prior("Normal", mu=1.0, sigma=1.0),
         }
