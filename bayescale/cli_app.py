@@ -173,6 +173,14 @@ RunTokensColumn = Annotated[
 Pooling = Annotated[
     PoolingName, typer.Option(help="Parameters shared by all groups, per group, or pooled.")
 ]
+Centred = Annotated[
+    str | None,
+    typer.Option(
+        help="--pooling partial: the pooled exponents sampled centred, comma-separated, or "
+        "'all' (the IsoFLOP law then samples gamma through each group's frontier): faster "
+        "where the groups' exponents differ, as on Porian et al.'s configurations.",
+    ),
+]
 TargetAccept = Annotated[float, typer.Option(help="NUTS target acceptance.")]
 LikelihoodOption = Annotated[
     LikelihoodName,

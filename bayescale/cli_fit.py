@@ -13,6 +13,7 @@ import typer
 from .cli_app import (
     EXIT_UNTRUSTED,
     CeilingSd,
+    Centred,
     Chains,
     Chance,
     Column,
@@ -98,6 +99,7 @@ def fit(
     chance: Chance = None,
     ceiling_sd: CeilingSd = None,
     pooling: Pooling = PoolingName.complete,
+    centred: Centred = None,
     noise: Noise = None,
     target_accept: TargetAccept = 0.9,
     method: Annotated[
@@ -139,6 +141,9 @@ def fit(
                 options[key] = value
         if pooling is not PoolingName.complete:
             options["pooling"] = pooling.value
+        if centred is not None:
+            names = [n.strip() for n in centred.split(",") if n.strip()]
+            options["centred"] = "all" if names == ["all"] else names
         model = make_law(law, **options)
         columns = column_map(
             column,

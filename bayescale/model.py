@@ -19,7 +19,15 @@ of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Changes of va
 3. **A law's own coordinates** (:attr:`Law.mapped_params`): a law may name parameters the
    sampler reaches through a coordinate of its choosing (:meth:`Law.from_coordinate`, with
    its Jacobian), e.g. the tail amplitude of a sigmoid link instead of its midpoint.
-4. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
+4. **Each group's frontier** (grouped laws with :attr:`Law.frontier_params`, the IsoFLOP
+   law). A group's IsoFLOP minima pin its frontier ``L*(C) = E + R C**-gamma`` down at the
+   centre of the data (level ``E + T``, ``T`` the term there) and its slope there
+   (``gamma T / (E + T)``), not how the level splits between ``E`` and a slowly decaying term:
+   a ridge curved at both ends in ``(log E, log T, log gamma)`` (correlations 0.93-0.98 on
+   Porian et al.'s runs). Each group samples ``m`` (the log level), ``f`` (the logit of E's
+   share) and ``v`` (the log slope) instead, a map with unit Jacobian
+   (:func:`frontier_logs`); the ridge is straight in ``f``.
+5. **Whitening.** The sampler sees ``w`` with ``u = loc + chol @ w`` (``u``: the unconstrained
    coordinates), ``loc`` and ``chol`` found by a pilot run (:mod:`bayescale.sampling`), so the
    posterior it samples is near-isotropic.
 
@@ -78,7 +86,9 @@ def centred_inputs(law: Law) -> tuple[str, ...]:
 def layout(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
     """Layout of the unconstrained vector: (kind, name, size) in sampling order.
 
-    kinds: ``scalar`` (one value), ``group`` (one per group), ``hyper`` (a population
+    kinds: ``scalar`` (one value), ``group`` (one per group), ``f``, ``m``, ``v`` (a group's
+    frontier coordinates in the slots of its irreducible term, amplitude and exponent, see
+    :func:`frontier_logs`), ``hyper`` (a population
     parameter), ``z`` (standardised group offsets of a partially pooled exponent,
     non-centred: ``log alpha_g = alpha_mu + alpha_tau * z_g``; for exponents that each group's
     data pin down), ``pooled`` (the same exponent centred: the log values themselves,
@@ -86,18 +96,53 @@ def layout(law: Law, n_groups: int) -> list[tuple[str, str, int]]:
     :attr:`Law.centred_exponents`). Both give the same posterior; they differ in geometry.
     """
     slots: list[tuple[str, str, int]] = []
+    frontier = dict(zip(frontier_slots(law) or (), ("f", "m", "v"), strict=False))
     for name in law.sampled_params:
         if name in law.pooled_exponents:
             slots += [
                 ("hyper", f"{name}_mu", 1),
                 ("hyper", f"{name}_tau", 1),
-                ("pooled" if name in law.centred_exponents else "z", name, n_groups),
+                (
+                    frontier.get(name) or ("pooled" if name in law.centred_exponents else "z"),
+                    name,
+                    n_groups,
+                ),
             ]
+        elif name in frontier:
+            slots.append((frontier[name], name, n_groups))
         elif law.grouped and name in law.params:
             slots.append(("group", name, n_groups))
         else:
             slots.append(("scalar", name, 1))
     return slots
+
+
+def frontier_slots(law: Law) -> tuple[str, str, str] | None:
+    """``(irreducible, amplitude, exponent)`` sampled through each group's frontier
+    coordinates (see the module's docstring), or None: partially pooled laws naming
+    :attr:`Law.frontier_params` whose amplitude's exponent is sampled centred."""
+    if law.frontier_params is None:
+        return None
+    irreducible, amplitude = law.frontier_params
+    exponent = law.amplitudes[amplitude][0]
+    if exponent not in law.pooled_exponents or exponent not in law.centred_exponents:
+        return None
+    return irreducible, amplitude, exponent
+
+
+def frontier_logs(m: Any, f: Any, v: Any, xp: Any = np) -> tuple[Any, Any, Any]:
+    """``(log E, log T, log exponent)`` from a frontier's coordinates: ``m`` the log of its
+    level ``E + T``, ``f`` the logit of E's share of it, ``v`` the log of its slope
+    ``exponent * T / (E + T)``. The map has unit Jacobian (its determinant is -1), so a
+    density over the logs is the same density over ``(m, f, v)``.
+
+    Examples
+    --------
+    >>> log_e, log_t, log_g = frontier_logs(1.0, 0.0, -2.0)
+    >>> round(float(np.exp(log_e) + np.exp(log_t)), 4), round(float(np.exp(log_g) / 2), 4)
+    (2.7183, 0.1353)
+    """
+    return m - xp.logaddexp(0.0, -f), m - xp.logaddexp(0.0, f), v + xp.logaddexp(0.0, f)
 
 
 def level_slot(law: Law) -> str | None:
@@ -187,6 +232,17 @@ def build_model(law: Law, n_groups: int = 1):
             elif kind == "pooled":  # centred: Normal(mu, tau) density of the log values
                 logps.append(pt.sum(-0.5 * ((seg[name] - mu) / tau) ** 2 - pt.log(tau)))
                 values[name] = pt.exp(seg[name])
+        frontier = frontier_slots(law)
+        if frontier is not None:  # each group's frontier: level, E's share, slope
+            irreducible, amplitude, exponent = frontier
+            f, m, v = seg[irreducible], seg[amplitude], seg[exponent]
+            log_e, log_t, log_x = frontier_logs(m, f, v, pt)
+            values[irreducible] = pt.exp(log_e)
+            logps.append(pt.sum(prior_logp(law.priors[irreducible], values[irreducible]) + log_e))
+            values[exponent] = pt.exp(log_x)  # centred: the population of log exponents
+            mu, tau = values[f"{exponent}_mu"], values[f"{exponent}_tau"]
+            logps.append(pt.sum(-0.5 * ((log_x - mu) / tau) ** 2 - pt.log(tau)))
+            seg[amplitude] = log_t  # the amplitude's term at the centre, as below
         for _, name, _ in slots:
             if name in law.amplitudes:
                 exponent, x = law.amplitudes[name]
@@ -279,8 +335,13 @@ def initial_loc(law: Law, runs: pd.DataFrame, n_groups: int) -> np.ndarray:
     for kind, name, size in layout(law, n_groups):
         if name == level:  # the level: E and each amplitude's term an even split of it
             value = typical
-        elif kind == "z":
+        elif kind == "z" or kind == "f":  # a group at its population; E half the level
             value = 0.0
+        elif kind == "m":  # the frontier's level
+            value = float(np.log(typical))
+        elif kind == "v":  # its slope: half the population's median exponent
+            population = _prior_median_unconstrained(law.priors[f"{name}_mu"])
+            value = float(population + np.log(0.5))
         elif kind == "pooled":
             value = _prior_median_unconstrained(law.priors[f"{name}_mu"])
         elif name in law.amplitudes:

@@ -125,6 +125,12 @@ class Law:
     #: the level down but not the split between ``E`` and a slowly decaying term, the posterior
     #: is a curved ridge in ``log E`` and straight in the level (see :mod:`bayescale.model`).
     level_param: ClassVar[str | None] = None
+    #: Grouped laws: the irreducible term and the amplitude (``("E", "R")``) whose sum at the
+    #: centre of the data is the law's frontier there. When the amplitude's exponent is
+    #: sampled centred (``centred=``), each group samples its frontier through its level, E's
+    #: share of it and its slope (:func:`bayescale.model.frontier_logs`), coordinates that are
+    #: straight along each group's curved E-exponent ridge.
+    frontier_params: ClassVar[tuple[str, str] | None] = None
     #: Parameters the sampler reaches through a coordinate of the law's own choosing
     #: (:meth:`from_coordinate`), the prior staying on the parameter: where the data pin down
     #: a combination of parameters rather than each (a sigmoid seen only in its tail fixes
@@ -141,10 +147,22 @@ class Law:
         likelihood: str | Likelihood = "studentt",
         nu: float | None = 4.0,
         pooling: str = "complete",
+        centred: Any = None,
     ) -> None:
         if pooling not in POOLING:
             raise ConfigError(f"pooling must be one of {POOLING}, got {pooling!r}")
         self.pooling = pooling
+        self._centred = None
+        if centred is not None:  # which pooled exponents are sampled centred
+            known = self.pooled_exponents
+            names = known if centred == "all" else tuple(centred)
+            unknown = [n for n in names if n not in known]
+            if unknown or not known:
+                pooled = ", ".join(known) or "none: pooling is not partial"
+                got = ", ".join(map(str, unknown or names)) or repr(centred)
+                raise ConfigError(f"centred names partially pooled exponents ({pooled}); got {got}")
+            self._centred = tuple(sorted(names))
+            self.centred_exponents = frozenset(names)
         if isinstance(priors, str):
             sets = self.literature_priors()
             if priors not in sets:
@@ -217,7 +235,10 @@ class Law:
 
     def options(self) -> dict[str, Any]:
         """Constructor options beyond priors and likelihood (saved with the fit)."""
-        return {"pooling": self.pooling} if self.grouped else {}
+        opts: dict[str, Any] = {"pooling": self.pooling} if self.grouped else {}
+        if self._centred is not None:
+            opts["centred"] = list(self._centred)
+        return opts
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (name, options, priors, likelihood), enough to rebuild it."""
@@ -236,6 +257,7 @@ class Law:
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "level_param": self.level_param,
             "centred_exponents": sorted(self.centred_exponents),
+            "frontier_params": self.frontier_params,
             "amplitudes": self.amplitudes,
         }
         return json.dumps({**self.to_dict(), "structure": structure}, sort_keys=True, default=str)

@@ -91,7 +91,10 @@ class IsoFLOPLaw(Law):
     population_centres: ClassVar[dict[str, float]] = {"gamma": 0.15, "a": 0.5}
     #: Each group's IsoFLOP minima pin its frontier exponent down; gamma and the shape may
     #: be equal across groups (a population scale near 0), where the non-centred form is right.
+    #: Where they differ, ``centred="all"`` samples them centred, gamma through each group's
+    #: frontier (:attr:`frontier_params`; see docs/performance.md).
     centred_exponents: ClassVar[frozenset[str]] = frozenset({"a"})
+    frontier_params: ClassVar[tuple[str, str] | None] = ("E", "R")
     reference: ClassVar[str] = (
         "Hoffmann et al. (2022), Approach 2, arXiv:2203.15556; Porian et al. (2024), "
         "Resolving Discrepancies in Compute-Optimal Scaling of Language Models, arXiv:2406.19146"

@@ -97,10 +97,13 @@ class FrontierNoise:
         nu: float | None = 4.0,
         pooling: str = "complete",
         noise: str | None = None,
+        centred: Any = None,
     ) -> None:
         curve = likelihood == "curve" or getattr(likelihood, "curve", False)
         self._set_noise(noise, pooling, curve)
-        super().__init__(priors=priors, likelihood=likelihood, nu=nu, pooling=pooling)  # type: ignore[call-arg]
+        super().__init__(  # type: ignore[call-arg]
+            priors=priors, likelihood=likelihood, nu=nu, pooling=pooling, centred=centred
+        )
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "noise": self.noise}  # type: ignore[misc]
