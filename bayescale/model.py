@@ -19,9 +19,10 @@ of about 0.999 and NUTS needs hundreds of leapfrog steps per draw. Changes of va
 3. **A law's own coordinates** (:attr:`Law.mapped_params`): a law may name parameters the
    sampler reaches through a coordinate of its choosing (:meth:`Law.from_coordinate`, with
    its Jacobian), e.g. the tail amplitude of a sigmoid link instead of its midpoint.
-4. **Each group's frontier** (grouped laws with :attr:`Law.frontier_params`, the IsoFLOP
-   law). A group's IsoFLOP minima pin its frontier ``L*(C) = E + R C**-gamma`` down at the
-   centre of the data (level ``E + T``, ``T`` the term there) and its slope there
+4. **Each group's frontier** (partially pooled laws with :attr:`Law.frontier_params` whose
+   amplitude's exponent is sampled centred: the IsoFLOP law with ``centred="all"``). A
+   group's IsoFLOP minima pin its frontier ``L*(C) = E + R C**-gamma`` down at the centre of
+   the data (level ``E + T``, ``T`` the term there) and its slope there
    (``gamma T / (E + T)``), not how the level splits between ``E`` and a slowly decaying term:
    a ridge curved at both ends in ``(log E, log T, log gamma)`` (correlations 0.93-0.98 on
    Porian et al.'s runs). Each group samples ``m`` (the log level), ``f`` (the logit of E's
