@@ -28,5 +28,5 @@ if [ "$part" = all ] || [ "$part" = batch ]; then
         tee "$OUT/batch.txt"
 fi
 if [ "$part" = all ] || [ "$part" = gpu ]; then
-    timeout 220 python3 benchmarks/bench_gpu.py 2>&1 | tee "$OUT/gpu.txt"
+    timeout 190 python3 benchmarks/bench_gpu.py 2>&1 | tee "$OUT/gpu.txt"
 fi
