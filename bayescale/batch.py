@@ -181,7 +181,19 @@ def _local_executor(workers: int):
         with child_env():  # workers start on a submit: single-threaded BLAS (bayescale.threads)
             return pool.submit(fn, *args)
 
+    # A spawned pool starts a worker per submit while none is idle: start them all now, each
+    # importing the sampling stack, so that they are ready when a warm-up ends rather than
+    # starting (and importing, ~5 s) only then.
+    for _ in range(workers):
+        submit(_preload)
     return submit, as_completed, pool.shutdown
+
+
+def _preload() -> None:
+    """Import what a fit needs (PyMC, PyTensor, nutpie), in a worker that has just started."""
+    import nutpie  # noqa: F401
+
+    from . import fitting  # noqa: F401
 
 
 class _Deferred:

@@ -4,7 +4,8 @@ nutpie samples a fit's chains on threads, and a batch runs fits side by side in 
 processes. Chains x concurrent fits beyond the cores only take turns on them; so a batch runs
 as many workers as fit their chains side by side on the cores. Measured on 16 cores (24 jobs of
 4 chains, issue #19, before the compiled models were cached on disk): 1 worker 102 s, 4 workers
-54 s, 8 and 16 workers 57 s. Each model that several jobs share is compiled once, on one
+54 s, 8 and 16 workers 57 s; with the disk cache (docs/batch.md): 68.9 s, 41.0 s and 39.5 s
+at 1, 4 and 16 workers. Each model that several jobs share is compiled once, on one
 worker, before those jobs start (:func:`submit_warmed`); the other workers read it from the
 disk cache.
 """

@@ -80,6 +80,7 @@ def curves_world(seed: int = 0) -> tuple:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--skip-chinchilla", action="store_true")
     parser.add_argument("--skip-curves", action="store_true")
     parser.add_argument("--skip-pooled", action="store_true")
     args = parser.parse_args()
@@ -88,7 +89,7 @@ def main() -> None:
 
     print("JAX devices:", jax.devices(), flush=True)
     chinchilla = bs.load_runs(ROOT / "data" / "chinchilla.csv")
-    workloads = [("240 Chinchilla runs", bs.ChinchillaLaw, chinchilla, {})]
+    workloads = [] if args.skip_chinchilla else [("240 Chinchilla runs", bs.ChinchillaLaw, chinchilla, {})]
     if not args.skip_curves:
         law, curves = curves_world()
         every = dict(min_fraction=0.0, min_tokens_per_param=None)
