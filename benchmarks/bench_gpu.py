@@ -1,6 +1,7 @@
 """nutpie on the CPUs against numpyro on one GPU, side by side in one process.
 
-Usage: python benchmarks/bench_gpu.py [--draws 1000] [--skip-curves] [--skip-pooled]
+Usage: python benchmarks/bench_gpu.py [--draws 1000] [--skip-chinchilla] [--skip-curves]
+       [--skip-pooled]
 
 Needs ``bayescale[jax]`` with a CUDA build of jaxlib; run it on the machine that has the GPU
 (it says which devices JAX sees). Each workload is fitted with the default sampler (nutpie,
@@ -89,7 +90,9 @@ def main() -> None:
 
     print("JAX devices:", jax.devices(), flush=True)
     chinchilla = bs.load_runs(ROOT / "data" / "chinchilla.csv")
-    workloads = [] if args.skip_chinchilla else [("240 Chinchilla runs", bs.ChinchillaLaw, chinchilla, {})]
+    workloads = []
+    if not args.skip_chinchilla:
+        workloads.append(("240 Chinchilla runs", bs.ChinchillaLaw, chinchilla, {}))
     if not args.skip_curves:
         law, curves = curves_world()
         every = dict(min_fraction=0.0, min_tokens_per_param=None)
