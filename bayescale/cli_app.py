@@ -176,9 +176,10 @@ Pooling = Annotated[
 Centred = Annotated[
     str | None,
     typer.Option(
-        help="--pooling partial: the pooled exponents sampled centred, comma-separated, or "
-        "'all' (the IsoFLOP law then samples gamma through each group's frontier): faster "
-        "where the groups' exponents differ, as on Porian et al.'s configurations.",
+        help="--pooling partial: which pooled exponents are sampled centred. 'auto' (the "
+        "default) chooses per fit from its pilot run, centred where each group's data pin an "
+        "exponent more than the population spreads; 'all', 'none', or names, comma-separated "
+        "(centred gamma: the IsoFLOP law samples it through each group's frontier).",
     ),
 ]
 TargetAccept = Annotated[float, typer.Option(help="NUTS target acceptance.")]

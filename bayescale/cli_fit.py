@@ -143,7 +143,8 @@ def fit(
             options["pooling"] = pooling.value
         if centred is not None:
             names = [n.strip() for n in centred.split(",") if n.strip()]
-            options["centred"] = "all" if names == ["all"] else names
+            keyword = len(names) == 1 and names[0] in ("all", "auto", "none")
+            options["centred"] = names[0] if keyword else names
         model = make_law(law, **options)
         columns = column_map(
             column,

@@ -12,6 +12,7 @@ nothing of :class:`~bayescale.fit.Fit` or of the drift (:mod:`bayescale.fitting`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .centring import choose_centred
 from .compile_cache import compile_tolerating_cache
 from .compiled_logp import compile_model
 from .diagnostics import diagnose
@@ -302,9 +304,15 @@ def _sample_adaptive(
     *,
     draws: int | None,
     target_accept: float,
+    fallback: tuple[Law, np.ndarray, np.ndarray] | None = None,
     **run_kw: Any,
 ):
     """Main run(s): ``draws`` exactly when given; otherwise adaptive.
+
+    ``fallback``: another form of the law with its whitening, ``(law, loc, chol)``. If the
+    first run diverges, the next run samples in that form with the same draws and
+    ``target_accept``, whether or not ``draws`` was given (``centred="auto"``'s safeguard:
+    a form whose pilot looked better can still hit a funnel that a short pilot missed).
 
     Adaptive (``draws=None``): sample :data:`DEFAULT_DRAWS` per chain; while the diagnostics
     fail, sample again, whitened by the covariance of the last run's draws (a far better
@@ -319,6 +327,7 @@ def _sample_adaptive(
     """
     n = draws if draws is not None else DEFAULT_DRAWS
     attempts: list[dict[str, Any]] = []
+    fell_back = False
     while True:
         posterior, stats = _run(
             law, sampler, data, loc, chol, draws=n, target_accept=target_accept, **run_kw
@@ -332,6 +341,13 @@ def _sample_adaptive(
                 "problems": list(diag["problems"]),
             }
         )
+        if fallback is not None and diag["divergences"]:
+            law, loc, chol = fallback
+            attempts[-1]["then"] = "diverged: sampled again in the pilot's form"
+            fallback, fell_back = None, True
+            run_kw["seed"] = int(np.random.SeedSequence(int(run_kw["seed"])).generate_state(1)[0])
+            continue
+        fallback = None
         if draws is not None or diag["ok"]:
             break
         next_n, next_accept = _next_draws(diag, n, target_accept)
@@ -357,6 +373,7 @@ def _sample_adaptive(
         "target_accept_used": float(target_accept),
         "runs": attempts,
         "why": why,
+        **({"fell_back": True} if fell_back else {}),
     }
     return posterior, stats, loc, chol, record
 
@@ -406,21 +423,36 @@ def sample_posterior(
     if pilot_with == "nutpie":
         _, timing["compile_s"] = _compiled(law, n_groups)
     run_kw = dict(tune=tune, chains=chains, cores=cores, n_groups=n_groups)
-    loc0 = initial_loc(law, runs, n_groups)
+
+    def run_pilot(form: Law) -> tuple[Any, Any, np.ndarray]:
+        if pilot_with == "nutpie":  # a probed form's compile counts as compiling
+            timing["compile_s"] += _compiled(form, n_groups)[1]
+        loc0 = initial_loc(form, runs, n_groups)
+        pilot, pilot_stats = _run(
+            form,
+            pilot_with,
+            data,
+            loc0,
+            np.eye(len(loc0)),
+            draws=PILOT_DRAWS,
+            target_accept=target_accept,
+            progress=False,
+            seed=pilot_seed,
+            **{**run_kw, "tune": PILOT_TUNE, "chains": max(chains, 2)},
+        )
+        return pilot, pilot_stats, loc0
+
+    compiled_before = timing["compile_s"]
     t0 = time.perf_counter()
-    pilot, _ = _run(
-        law,
-        pilot_with,
-        data,
-        loc0,
-        np.eye(len(loc0)),
-        draws=PILOT_DRAWS,
-        target_accept=target_accept,
-        progress=False,
-        seed=pilot_seed,
-        **{**run_kw, "tune": PILOT_TUNE, "chains": max(chains, 2)},
-    )
+    pilot, pilot_stats, loc0 = run_pilot(law)
     loc, chol = _whitening(pilot["w"].to_numpy(), loc0)
+    centring, fallback = None, None
+    if law.auto_centred:
+        default = law.with_centred(sorted(law.centred_exponents))
+        law, centring, probe = _auto_centring(law, pilot, pilot_stats, run_pilot)
+        if probe is not None:  # the probed form; the pilot's own form if its first run diverges
+            fallback = (default, loc, chol)
+            loc, chol = _whitening(probe[0]["w"].to_numpy(), probe[1])
     t1 = time.perf_counter()
     posterior, stats, loc, chol, record = _sample_adaptive(
         law,
@@ -432,8 +464,63 @@ def sample_posterior(
         target_accept=target_accept,
         progress=progress,
         seed=main_seed,
+        fallback=fallback,
         **run_kw,
     )
-    timing["pilot_s"] = t1 - t0
+    if record.pop("fell_back", False):
+        centring["centred"] = sorted(default.centred_exponents)
+        centring["fell_back"] = True
+    timing["pilot_s"] = t1 - t0 - (timing["compile_s"] - compiled_before)
     timing["sampling_s"] = time.perf_counter() - t1
+    if centring is not None:
+        record["centring"] = centring
     return Samples(posterior, stats, groups, loc, chol, record, timing)
+
+
+def _pilot_cost(stats: Any) -> tuple[int, float]:
+    """A pilot run's divergences and mean leapfrog steps per draw: what its form costs."""
+    return int(stats["diverging"].sum()), float(stats["n_steps"].mean())
+
+
+def _auto_centring(
+    law: Law, pilot: Any, pilot_stats: Any, run_pilot: Callable[[Law], tuple]
+) -> tuple[Law, dict[str, Any], tuple[Any, np.ndarray] | None]:
+    """The form ``centred="auto"`` samples in, chosen after the pilot in the law's default
+    form.
+
+    Where the pilot says the groups' own data dominate some exponent (its mean ``lambda`` at
+    least :data:`bayescale.centring.CENTRED_AT`, :func:`bayescale.centring.choose_centred`),
+    a second pilot probes the form with every exponent centred (``centred="all"``; gamma
+    through each group's frontier). That form is kept if its pilot sampled better, with fewer
+    divergences or as many and fewer leapfrog steps per draw. Otherwise, and where no
+    exponent is data-dominated, the default form is kept. A short pilot can miss a funnel, so
+    if the kept probe's first main run diverges, the fit samples again in the default form
+    (:func:`_sample_adaptive`'s ``fallback``).
+
+    Forms with only some exponents centred are not tried. On Porian et al.'s
+    configurations and on simulated groups they sampled worse than either extreme
+    (docs/performance.md).
+
+    Returns the law in the chosen form, a record (each exponent's ``lambda``, whether a probe
+    ran, both pilots' costs, the exponents sampled centred), and the probe's ``(pilot draws,
+    start)`` when its form is kept.
+    """
+    names = [n for e in law.pooled_exponents for n in (e, f"{e}_tau")]
+    data_dominated, weights = choose_centred(
+        {n: pilot[n].to_numpy() for n in names}, law.pooled_exponents
+    )
+    record: dict[str, Any] = {
+        "lambda": {e: round(w, 3) for e, w in weights.items()},
+        "probed": False,
+    }
+    chosen, probe = law.with_centred(sorted(law.centred_exponents)), None
+    if data_dominated and set(law.pooled_exponents) != set(law.centred_exponents):
+        alternative = law.with_centred(law.pooled_exponents)
+        t0 = time.perf_counter()
+        alt_pilot, alt_stats, alt_loc0 = run_pilot(alternative)
+        costs = {"default": _pilot_cost(pilot_stats), "all": _pilot_cost(alt_stats)}
+        record.update(probed=True, pilot_cost=costs, probe_s=round(time.perf_counter() - t0, 2))
+        if costs["all"] < costs["default"]:
+            chosen, probe = alternative, (alt_pilot, alt_loc0)
+    record["centred"] = sorted(chosen.centred_exponents)
+    return chosen, record, probe

@@ -65,6 +65,25 @@ def test_partial_pooling_recovers_groups(partial_fit):
     assert list(a_post.sort_values().index) == sorted(a_true, key=a_true.get)
 
 
+def test_auto_centring_keeps_the_form_that_sampled_better(partial_fit):
+    """``centred="auto"`` (the default): the pilot finds beta pinned by each group's data
+    (mean lambda near 0.95), so a second pilot probes the all-centred form. On these three
+    groups, which lie near one population in alpha, that form has a funnel. Either its pilot
+    diverges, or (at this fit's target_accept of 0.99, where the short pilot can look clean)
+    its first main run does and the fit samples again in the default form. The fit ends in the
+    default form, and the record says which way."""
+    record = partial_fit.settings["sampling"]["centring"]
+    check("beta's mean lambda", record["lambda"]["beta"], ">=", 0.8)
+    assert record["probed"]
+    costs = record["pilot_cost"]
+    assert set(costs) == {"default", "all"}
+    if tuple(costs["all"]) < tuple(costs["default"]):  # the probe won: its main run diverged
+        assert record.get("fell_back")
+        first = partial_fit.settings["sampling"]["runs"][0]
+        assert "then" in first and any("divergent" in p for p in first["problems"])
+    assert record["centred"] == []
+
+
 def test_predictions_per_group(partial_fit):
     with pytest.raises(bs.ConfigError, match="pass group="):
         bs.predict_loss(partial_fit, 1e9, 2e10)
@@ -214,7 +233,7 @@ def test_centred_isoflop_fit_has_the_same_posterior():
     options = dict(seed=seed(31), draws=1000, drift=False, target_accept=0.95)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # reported below
-        old = bs.IsoFLOPLaw(pooling="partial").fit(runs, **options)
+        old = bs.IsoFLOPLaw(pooling="partial", centred=["a"]).fit(runs, **options)  # the pilot's
         new = bs.IsoFLOPLaw(pooling="partial", centred="all").fit(
             runs, **{**options, "target_accept": 0.99}
         )
@@ -243,3 +262,5 @@ def test_centred_from_the_cli_names_pooled_exponents(grouped_runs, tmp_path, cap
     assert not out.exists()
     code, _, err = run_cli(["fit", csv, "--out", out, "--centred", "all"], capsys, monkeypatch)
     assert code == 2 and "pooling is not partial" in err and not out.exists()
+    code, _, err = run_cli(["fit", csv, "--out", out, "--centred", "auto"], capsys, monkeypatch)
+    assert code == 2 and "got 'auto'" in err and not out.exists()

@@ -118,7 +118,9 @@ class Law:
     population_centres: ClassVar[dict[str, float]] = {}
     #: Partially pooled exponents sampled centred (``log e_g ~ Normal(e_mu, e_tau)``) rather
     #: than non-centred: those each group's runs pin down on their own, where the non-centred
-    #: form has a curved ridge between the population scale and the offsets.
+    #: form has a curved ridge between the population scale and the offsets. With
+    #: ``centred="auto"`` (the default) this is the pilot run's form, and each fit chooses the
+    #: main run's from the pilot's draws (:mod:`bayescale.centring`).
     centred_exponents: ClassVar[frozenset[str]] = frozenset()
     #: The irreducible term (``"E"``) when the sampler should reach it through the law's level
     #: at the centre of the data (``E`` plus the amplitudes' terms there): where the data pin
@@ -152,10 +154,19 @@ class Law:
         if pooling not in POOLING:
             raise ConfigError(f"pooling must be one of {POOLING}, got {pooling!r}")
         self.pooling = pooling
-        self._centred = None
-        if centred is not None:  # which pooled exponents are sampled centred
+        self._centred: str | tuple[str, ...] | None = None
+        if centred is None and self.pooled_exponents:
+            centred = "auto"  # partially pooled: the form chosen per fit (bayescale.centring)
+        if centred == "auto":
+            if not self.pooled_exponents:
+                raise ConfigError(
+                    "centred names partially pooled exponents (none: pooling is not partial); "
+                    "got 'auto'"
+                )
+            self._centred = "auto"
+        elif centred is not None:  # which pooled exponents are sampled centred
             known = self.pooled_exponents
-            names = known if centred == "all" else tuple(centred)
+            names = known if centred == "all" else () if centred == "none" else tuple(centred)
             unknown = [n for n in names if n not in known]
             if unknown or not known:
                 pooled = ", ".join(known) or "none: pooling is not partial"
@@ -236,9 +247,36 @@ class Law:
     def options(self) -> dict[str, Any]:
         """Constructor options beyond priors and likelihood (saved with the fit)."""
         opts: dict[str, Any] = {"pooling": self.pooling} if self.grouped else {}
-        if self._centred is not None:
+        if self._centred is not None and self._centred != "auto":  # "auto": the default
             opts["centred"] = list(self._centred)
         return opts
+
+    @property
+    def auto_centred(self) -> bool:
+        """Whether each fit chooses which pooled exponents to sample centred from its pilot
+        run (``centred="auto"``, the default of partial pooling; :mod:`bayescale.centring`)."""
+        return self._centred == "auto"
+
+    def with_centred(self, names: tuple[str, ...] | list[str]) -> Law:
+        """This law with the pooled exponents ``names`` sampled centred and the others
+        non-centred: the same posterior, another geometry (a fit's ``centred="auto"`` choice).
+
+        Examples
+        --------
+        >>> from bayescale.laws import ChinchillaLaw
+        >>> law = ChinchillaLaw(pooling="partial")
+        >>> law.auto_centred, sorted(law.with_centred(["beta"]).centred_exponents)
+        (True, ['beta'])
+        """
+        import copy
+
+        unknown = [n for n in names if n not in self.pooled_exponents]
+        if unknown:
+            raise ConfigError(f"not partially pooled exponents of {self.name}: {unknown}")
+        out = copy.copy(self)
+        out._centred = tuple(sorted(names))
+        out.centred_exponents = frozenset(names)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description (name, options, priors, likelihood), enough to rebuild it."""
@@ -260,10 +298,16 @@ class Law:
             "frontier_params": self.frontier_params,
             "amplitudes": self.amplitudes,
         }
-        return json.dumps({**self.to_dict(), "structure": structure}, sort_keys=True, default=str)
+        described = self.to_dict()  # the model's form is in the structure: "auto" or a list
+        described["options"] = {k: v for k, v in described["options"].items() if k != "centred"}
+        return json.dumps({**described, "structure": structure}, sort_keys=True, default=str)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Law) and self.cache_key() == other.cache_key()
+        return (
+            isinstance(other, Law)
+            and self.cache_key() == other.cache_key()
+            and self.options() == other.options()
+        )
 
     def __hash__(self) -> int:
         return hash(self.cache_key())
