@@ -73,7 +73,7 @@ def test_auto_centring_keeps_the_form_that_sampled_better(partial_fit):
     its first main run does and the fit samples again in the default form. The fit ends in the
     default form, and the record says which way."""
     record = partial_fit.settings["sampling"]["centring"]
-    check("beta's mean lambda", record["lambda"]["beta"], ">=", 0.8)
+    check("beta's mean lambda", record["lambda"]["beta"], ">=", 0.5)  # what starts a probe
     assert record["probed"]
     costs = record["pilot_cost"]
     assert set(costs) == {"default", "all"}
