@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["CENTRED_AT", "centring_weights", "choose_centred"]
+__all__ = ["CENTRED_AT", "centring_note", "centring_weights", "choose_centred"]
 
 #: Mean ``lambda`` at and above which an exponent is sampled centred.
 CENTRED_AT = 0.5
@@ -94,3 +94,43 @@ def choose_centred(
         weights[e] = float(np.mean(centring_weights(log_draws, draws[f"{e}_tau"])))
     chosen = tuple(e for e in exponents if weights[e] >= CENTRED_AT)
     return chosen, weights
+
+
+def centring_note(record: Mapping) -> str:
+    r"""One line on the form a fit with ``centred="auto"`` sampled in, from its record
+    (``fit.settings["sampling"]["centring"]``).
+
+    Examples
+    --------
+    >>> note = centring_note(
+    ...     {"lambda": {"alpha": 0.1, "beta": 0.46}, "probed": False, "centred": []}
+    ... )
+    >>> print(note.replace("': no", "':\nno"))
+    pooled exponents sampled centred: none (centred='auto':
+    no exponent's groups dominate its posterior; mean lambda alpha 0.10, beta 0.46)
+    >>> probe = {"default": [0, 440.0], "all": [0, 117.0]}
+    >>> note = centring_note(
+    ...     {"lambda": {"a": 0.99}, "probed": True, "pilot_cost": probe, "centred": ["a"]}
+    ... )
+    >>> print(note.replace(", ", ",\n"))
+    pooled exponents sampled centred: a (centred='auto': the all-centred pilot sampled better,
+    0 divergences and 117 steps per draw against 0 and 440; mean lambda a 0.99)
+    """
+    lam = ", ".join(f"{e} {v:.2f}" for e, v in record.get("lambda", {}).items())
+    kept = ", ".join(record.get("centred", [])) or "none"
+    if not record.get("probed"):
+        why = "no exponent's groups dominate its posterior"
+    else:
+        d_div, d_steps = record["pilot_cost"]["default"]
+        a_div, a_steps = record["pilot_cost"]["all"]
+        costs = (
+            f"{a_div} divergences and {a_steps:.0f} steps per draw against {d_div} and "
+            f"{d_steps:.0f}"
+        )
+        if record.get("fell_back"):
+            why = f"the all-centred pilot looked better ({costs}) but its run diverged"
+        elif (a_div, a_steps) < (d_div, d_steps):
+            why = f"the all-centred pilot sampled better, {costs}"
+        else:
+            why = f"the all-centred pilot sampled worse, {costs}"
+    return f"pooled exponents sampled centred: {kept} (centred='auto': {why}; mean lambda {lam})"

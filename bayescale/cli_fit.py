@@ -265,6 +265,10 @@ def _print_fit(result, out: Path) -> None:
         f"{result.settings['chains']} chains x {result.settings['draws']} draws"
         + (f" (adaptive: {sampling['why']})" if sampling.get("adaptive") else "")
     )
+    if sampling.get("centring"):
+        from .centring import centring_note
+
+        typer.echo(centring_note(sampling["centring"]))
     typer.echo(
         f"max R-hat {d['max_rhat']:.3f}, min ESS bulk {d['min_ess_bulk']:.0f}, "
         f"tail {d['min_ess_tail']:.0f}, divergences {d['divergences']}; "

@@ -46,7 +46,19 @@ CASES = [
     ),
     (
         ["--group-column", "config", "--pooling", "partial"],
-        lambda c: c["law"].pooling == "partial" and set(c["runs"]["group"]) == {"a", "b"},
+        lambda c: (
+            c["law"].pooling == "partial"
+            and set(c["runs"]["group"]) == {"a", "b"}
+            and c["law"].auto_centred
+        ),  # the form chosen per fit by default
+    ),
+    (
+        ["--group-column", "config", "--pooling", "partial", "--centred", "none"],
+        lambda c: c["law"].centred_exponents == frozenset() and not c["law"].auto_centred,
+    ),
+    (
+        ["--group-column", "config", "--pooling", "partial", "--centred", "all"],
+        lambda c: c["law"].centred_exponents == {"alpha", "beta"},
     ),
     (
         ["--law", "broken-power", "--variable", "D"],
@@ -265,3 +277,20 @@ def test_fit_strict_exits_3_on_an_unconverged_fit(small_fit, csv, tmp_path, caps
     monkeypatch.setattr(bs.Law, "fit", lambda self, runs, **kw: small_fit)
     code, _, _ = run_cli(["fit", csv, "--out", tmp_path / "c", "--strict"], capsys, monkeypatch)
     assert code == 0
+
+
+def test_a_pooled_fit_says_which_form_it_sampled(
+    captured, small_fit, csv, tmp_path, capsys, monkeypatch
+):
+    """A fit whose record holds the ``centred="auto"`` choice prints it in one line."""
+    record = {
+        "lambda": {"alpha": 0.9, "beta": 0.2},
+        "probed": True,
+        "centred": [],
+        "pilot_cost": {"default": [0, 80.0], "all": [12, 40.0]},
+    }
+    monkeypatch.setitem(small_fit.settings, "sampling", {"centring": record})
+    code, out, err = run_cli(["fit", csv, "--out", tmp_path / "out"], capsys, monkeypatch)
+    assert code == 0, err
+    line = next(s for s in out.splitlines() if s.startswith("pooled exponents sampled centred"))
+    assert "none" in line and "sampled worse, 12 divergences" in line and "alpha 0.90" in line
