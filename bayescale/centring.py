@@ -21,11 +21,23 @@ better. So ``lambda`` decides only whether the probe is worth its cost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["CENTRED_AT", "centring_note", "centring_weights", "choose_centred"]
+if TYPE_CHECKING:
+    from .laws.base import Law
+
+__all__ = [
+    "CENTRED_AT",
+    "centring_note",
+    "centring_weights",
+    "choose_centred",
+    "choose_form",
+    "pilot_cost",
+]
 
 #: Mean ``lambda`` at and above which an exponent is sampled centred.
 CENTRED_AT = 0.5
@@ -134,3 +146,52 @@ def centring_note(record: Mapping) -> str:
         else:
             why = f"the all-centred pilot sampled worse, {costs}"
     return f"pooled exponents sampled centred: {kept} (centred='auto': {why}; mean lambda {lam})"
+
+
+def pilot_cost(stats: Any) -> tuple[int, float]:
+    """A pilot run's divergences and mean leapfrog steps per draw: what its form costs."""
+    return int(stats["diverging"].sum()), float(stats["n_steps"].mean())
+
+
+def choose_form(
+    law: Law, pilot: Any, pilot_stats: Any, run_pilot: Callable[[Law], tuple]
+) -> tuple[Law, dict[str, Any], tuple[Any, np.ndarray] | None]:
+    """The form ``centred="auto"`` samples in, chosen after the pilot in the law's default
+    form.
+
+    Where the pilot says the groups' own data dominate some exponent (its mean ``lambda`` at
+    least :data:`CENTRED_AT`, :func:`choose_centred`),
+    a second pilot probes the form with every exponent centred (``centred="all"``; gamma
+    through each group's frontier). That form is kept if its pilot sampled better, with fewer
+    divergences or as many and fewer leapfrog steps per draw. Otherwise, and where no
+    exponent is data-dominated, the default form is kept. A short pilot can miss a funnel, so
+    if the kept probe's first main run diverges, the fit samples again in the default form
+    (:func:`bayescale.sampling._sample_adaptive`'s ``fallback``).
+
+    Forms with only some exponents centred are not tried. On Porian et al.'s
+    configurations and on simulated groups they sampled worse than either extreme
+    (docs/performance.md).
+
+    Returns the law in the chosen form, a record (each exponent's ``lambda``, whether a probe
+    ran, both pilots' costs, the exponents sampled centred), and the probe's ``(pilot draws,
+    start)`` when its form is kept.
+    """
+    names = [n for e in law.pooled_exponents for n in (e, f"{e}_tau")]
+    data_dominated, weights = choose_centred(
+        {n: pilot[n].to_numpy() for n in names}, law.pooled_exponents
+    )
+    record: dict[str, Any] = {
+        "lambda": {e: round(w, 3) for e, w in weights.items()},
+        "probed": False,
+    }
+    chosen, probe = law.with_centred(sorted(law.centred_exponents)), None
+    if data_dominated and set(law.pooled_exponents) != set(law.centred_exponents):
+        alternative = law.with_centred(law.pooled_exponents)
+        t0 = time.perf_counter()
+        alt_pilot, alt_stats, alt_loc0 = run_pilot(alternative)
+        costs = {"default": pilot_cost(pilot_stats), "all": pilot_cost(alt_stats)}
+        record.update(probed=True, pilot_cost=costs, probe_s=round(time.perf_counter() - t0, 2))
+        if costs["all"] < costs["default"]:
+            chosen, probe = alternative, (alt_pilot, alt_loc0)
+    record["centred"] = sorted(chosen.centred_exponents)
+    return chosen, record, probe

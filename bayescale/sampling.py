@@ -12,7 +12,6 @@ nothing of :class:`~bayescale.fit.Fit` or of the drift (:mod:`bayescale.fitting`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .centring import choose_centred
+from .centring import choose_form
 from .compile_cache import compile_tolerating_cache
 from .compiled_logp import compile_model
 from .diagnostics import diagnose
@@ -449,7 +448,7 @@ def sample_posterior(
     centring, fallback = None, None
     if law.auto_centred:
         default = law.with_centred(sorted(law.centred_exponents))
-        law, centring, probe = _auto_centring(law, pilot, pilot_stats, run_pilot)
+        law, centring, probe = choose_form(law, pilot, pilot_stats, run_pilot)
         if probe is not None:  # the probed form; the pilot's own form if its first run diverges
             fallback = (default, loc, chol)
             loc, chol = _whitening(probe[0]["w"].to_numpy(), probe[1])
@@ -475,52 +474,3 @@ def sample_posterior(
     if centring is not None:
         record["centring"] = centring
     return Samples(posterior, stats, groups, loc, chol, record, timing)
-
-
-def _pilot_cost(stats: Any) -> tuple[int, float]:
-    """A pilot run's divergences and mean leapfrog steps per draw: what its form costs."""
-    return int(stats["diverging"].sum()), float(stats["n_steps"].mean())
-
-
-def _auto_centring(
-    law: Law, pilot: Any, pilot_stats: Any, run_pilot: Callable[[Law], tuple]
-) -> tuple[Law, dict[str, Any], tuple[Any, np.ndarray] | None]:
-    """The form ``centred="auto"`` samples in, chosen after the pilot in the law's default
-    form.
-
-    Where the pilot says the groups' own data dominate some exponent (its mean ``lambda`` at
-    least :data:`bayescale.centring.CENTRED_AT`, :func:`bayescale.centring.choose_centred`),
-    a second pilot probes the form with every exponent centred (``centred="all"``; gamma
-    through each group's frontier). That form is kept if its pilot sampled better, with fewer
-    divergences or as many and fewer leapfrog steps per draw. Otherwise, and where no
-    exponent is data-dominated, the default form is kept. A short pilot can miss a funnel, so
-    if the kept probe's first main run diverges, the fit samples again in the default form
-    (:func:`_sample_adaptive`'s ``fallback``).
-
-    Forms with only some exponents centred are not tried. On Porian et al.'s
-    configurations and on simulated groups they sampled worse than either extreme
-    (docs/performance.md).
-
-    Returns the law in the chosen form, a record (each exponent's ``lambda``, whether a probe
-    ran, both pilots' costs, the exponents sampled centred), and the probe's ``(pilot draws,
-    start)`` when its form is kept.
-    """
-    names = [n for e in law.pooled_exponents for n in (e, f"{e}_tau")]
-    data_dominated, weights = choose_centred(
-        {n: pilot[n].to_numpy() for n in names}, law.pooled_exponents
-    )
-    record: dict[str, Any] = {
-        "lambda": {e: round(w, 3) for e, w in weights.items()},
-        "probed": False,
-    }
-    chosen, probe = law.with_centred(sorted(law.centred_exponents)), None
-    if data_dominated and set(law.pooled_exponents) != set(law.centred_exponents):
-        alternative = law.with_centred(law.pooled_exponents)
-        t0 = time.perf_counter()
-        alt_pilot, alt_stats, alt_loc0 = run_pilot(alternative)
-        costs = {"default": _pilot_cost(pilot_stats), "all": _pilot_cost(alt_stats)}
-        record.update(probed=True, pilot_cost=costs, probe_s=round(time.perf_counter() - t0, 2))
-        if costs["all"] < costs["default"]:
-            chosen, probe = alternative, (alt_pilot, alt_loc0)
-    record["centred"] = sorted(chosen.centred_exponents)
-    return chosen, record, probe
