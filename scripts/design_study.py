@@ -192,9 +192,20 @@ def real(args: tuple[int, float]) -> dict:
     return out
 
 
+def _ratio_interval(w: np.ndarray, random: np.ndarray, boots: int = 2000) -> str:
+    """A 90% bootstrap interval of median(w) / median(random), the repetitions resampled
+    together (each repetition's arms share its start), seeded."""
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(w), size=(boots, len(w)))
+    ratios = np.median(w[idx], axis=1) / np.median(random[idx], axis=1)
+    lo, hi = np.quantile(ratios, [0.05, 0.95])
+    return f"{lo:.2f}-{hi:.2f}"
+
+
 def _table(results: list[dict]) -> pd.DataFrame:
     rows = []
-    random_width = np.median([r["random"]["width"] for r in results])
+    random = np.array([r["random"]["width"] for r in results])
+    random_width = np.median(random)
     for arm in ("start", "design", "random", "isoflop"):
         w = np.array([r[arm]["width"] for r in results])
         rows.append(
@@ -202,6 +213,7 @@ def _table(results: list[dict]) -> pd.DataFrame:
                 "arm": arm,
                 "median width": round(float(np.median(w)), 1),
                 "width / random's": round(float(np.median(w) / random_width), 2),
+                "its 90% bootstrap interval": _ratio_interval(w, random),
                 "median of paired ratios": round(
                     float(np.median([r[arm]["width"] / r["random"]["width"] for r in results])), 2
                 ),
@@ -271,7 +283,8 @@ batches of {BATCH} to a start of 40; the design arm's runs are chosen by `bayesc
 ({rule}; greedy batches), the random arm's at random among
 the same candidates at (within 25%) the same compute, the IsoFLOP arm's on one new budget with
 the same compute. {args.reps} repetitions each. "start" is the fit before any run is added.
-"width / random's": the arm's median width over the random arm's; "median of paired ratios": the
+"width / random's": the arm's median width over the random arm's, with a 90% bootstrap interval
+over repetitions; "median of paired ratios": the
 median over repetitions of the arm's width over the random arm's in the same repetition (same
 start). "fits flagged": fits whose diagnostics failed at the fixed 4 x {DRAWS} draws.
 
