@@ -77,14 +77,16 @@ def _summary(fit, truth: float) -> dict:
         "covered": bool(lo <= truth <= hi),
         "error": abs(med - truth),
         "ok": bool(fit.diagnostics["ok"]),
+        "interval": (float(lo), float(hi)),
     }
 
 
 def _design_arm(runs, pool, observe, seed):
     """Three greedy batches of four, refitted after each; ``observe`` gives the chosen runs'
-    losses. Returns the final fit and the compute spent."""
+    losses. Returns the final fit, the compute spent, each batch's expected over realised
+    width, and the runs added (N, D, C)."""
     fit = _fit(runs, seed)
-    spent, predicted = 0.0, []
+    spent, predicted, added = 0.0, [], []
     for step in range(ADDED // BATCH):
         plan = design_runs(
             fit,
@@ -102,13 +104,14 @@ def _design_arm(runs, pool, observe, seed):
         pool = pool[~key.isin(chosen.set_index(["N", "D"]).index)].reset_index(drop=True)
         runs = pd.concat([runs, observe(chosen, seed + 100 + step)], ignore_index=True)
         spent += float(chosen["C"].sum())
+        added.append(chosen)
         fit = _fit(runs, seed + step + 1)
         # the batch's expected width against the width its refit gives
         realised = np.subtract(
             *np.quantile(target_draws(fit, TARGET, compute=COMPUTE), [0.95, 0.05])
         )
         predicted.append(float(plan.picks["expected_width"].iloc[-1] / realised))
-    return fit, spent, predicted
+    return fit, spent, predicted, pd.concat(added, ignore_index=True)
 
 
 def _random_pick(pool: pd.DataFrame, total: float, rng) -> pd.DataFrame:
@@ -125,8 +128,9 @@ def _random_pick(pool: pd.DataFrame, total: float, rng) -> pd.DataFrame:
     return best
 
 
-def simulated(rep: int) -> dict:
-    warnings.simplefilter("ignore")
+def simulated_start(rep: int):
+    """Repetition ``rep`` of the simulation: its 40 start runs, the fit to them, the candidate
+    pool, the true target and ``observe(chosen, seed)`` (the chosen runs' simulated losses)."""
     law, seed = _law(), 1000 + rep
     start = isoflop_design([1e18, 3e18, 1e19, 3e19, 1e20], 8, tokens_per_param=TPP)
     runs = simulate_runs(law, TRUTH, start, seed=seed)
@@ -139,8 +143,15 @@ def simulated(rep: int) -> dict:
     def observe(chosen, s):
         return simulate_runs(law, TRUTH, chosen.reset_index(drop=True), seed=s)
 
+    return runs, probe, pool, truth, observe
+
+
+def simulated(rep: int) -> dict:
+    warnings.simplefilter("ignore")
+    seed = 1000 + rep
+    runs, probe, pool, truth, observe = simulated_start(rep)
     out = {"start": _summary(probe, truth)}
-    fit, spent, predicted = _design_arm(runs, pool, observe, seed)
+    fit, spent, predicted, _ = _design_arm(runs, pool, observe, seed)
     out["design"] = {**_summary(fit, truth), "compute": spent, "predicted": predicted}
     rng = np.random.default_rng(seed)
     pick = _random_pick(pool, spent, rng)
@@ -152,15 +163,19 @@ def simulated(rep: int) -> dict:
     return out
 
 
-def _reference() -> tuple[pd.DataFrame, float]:
+def _reference(max_compute: float | None = None) -> tuple[pd.DataFrame, float]:
+    """Chinchilla's runs (those up to ``max_compute``, if given) and the posterior median of
+    the target from them."""
     runs = load_chinchilla(replication_subset=True)
+    if max_compute is not None:
+        runs = runs[runs["C"] <= max_compute]
     fit = _law().fit(runs, exclude_top_loss=5, seed=2024)
     return runs, float(np.median(target_draws(fit, TARGET, compute=COMPUTE)))
 
 
-def real(args: tuple[int, float]) -> dict:
-    rep, reference = args
-    warnings.simplefilter("ignore")
+def real_start(rep: int):
+    """Repetition ``rep`` on Chinchilla's runs: the 40 start runs, the pool's runs (with their
+    losses), the pool (N, D, C) and ``observe(chosen, seed)`` (the chosen runs' real losses)."""
     seed = 2000 + rep
     runs = load_chinchilla(replication_subset=True).reset_index(drop=True)
     rng = np.random.default_rng(seed)
@@ -168,13 +183,20 @@ def real(args: tuple[int, float]) -> dict:
     start = low.iloc[np.sort(rng.choice(len(low), 40, replace=False))]
     pool_rows = runs[(runs["C"] >= 1e19) & (runs["C"] <= 1e21)]
     pool_rows = pool_rows.drop_duplicates(subset=["N", "D"]).reset_index(drop=True)
-    pool = pool_rows[["N", "D", "C"]]
 
     def observe(chosen, s):
         return chosen.merge(pool_rows[["N", "D", "loss"]], on=["N", "D"], how="left")
 
+    return start, pool_rows, pool_rows[["N", "D", "C"]], observe, rng
+
+
+def real(args: tuple[int, float]) -> dict:
+    rep, reference = args
+    warnings.simplefilter("ignore")
+    seed = 2000 + rep
+    start, pool_rows, pool, observe, rng = real_start(rep)
     out = {"start": _summary(_fit(start, seed), reference)}
-    fit, spent, predicted = _design_arm(
+    fit, spent, predicted, _ = _design_arm(
         start, pool, lambda c, s: observe(c, s).assign(C=c["C"].to_numpy()), seed
     )
     out["design"] = {**_summary(fit, reference), "compute": spent, "predicted": predicted}
