@@ -159,3 +159,9 @@ def _print(plan, top: int) -> None:
             f"  N={si(r['N'])} D={si(r['D'])} C={r['C']:.3g}: width {r['expected_width']:.4g} "
             f"(shrinkage {r['shrinkage']:.1%}, {r['shrinkage_per_flop']:.3g} per FLOP)"
         )
+    if plan.linear:
+        typer.echo(
+            f"linear check: the batch leaves {plan.linear['chosen_sd_ratio']:.2f} of the "
+            f"target's sd; the best {len(plan.picks)} runs at no more compute, "
+            f"{plan.linear['best_sd_ratio']:.2f}"
+        )

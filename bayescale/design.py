@@ -43,6 +43,7 @@ from . import constants as K
 from .candidates import candidate_grid, read_candidates
 from .checks import check_interval
 from .design_batch import RULES, Problem, choose_batch
+from .design_linear import linear_check, linear_variance
 from .design_targets import (
     TARGETS,
     check_target,
@@ -98,6 +99,10 @@ class _Simulations:
         mu, lik = law.predictive(draws, **inputs)
         n_draws = next(iter(draws.values())).shape[0]
         mu = np.broadcast_to(mu, (n_draws, len(candidates)))
+        self.mu = mu
+        # each candidate's noise variance, averaged over draws (for the linear check)
+        noise = np.asarray(law.noise_variance(draws, **inputs), dtype=float)
+        self.noise_var = np.broadcast_to(noise, mu.shape).mean(axis=0)
         gen = np.random.default_rng(seed).integers(n_draws, size=sims)
         ys, self.loglik = [], []
         for j in range(len(candidates)):
@@ -142,6 +147,14 @@ class Design:
     budget, rule
         The batch's total compute limit (None: none) and the greedy rule that chose it
         (``"per_flop"`` or ``"shrinkage"``).
+    linear : dict or None
+        For a batch of several runs, the linear check
+        (:func:`~bayescale.design_linear.linear_check`, on the log of a positive target):
+        ``chosen_sd_ratio``, the target's expected sd
+        after the batch over its sd now; ``best_sd_ratio``, the same for the best set of as
+        many runs at no more compute (or within ``budget``), found by search; ``best``, those
+        runs (``N``, ``D``, ``C`` each). How near the greedy batch is to the best by that
+        approximation.
     """
 
     target: str
@@ -156,6 +169,7 @@ class Design:
     notes: list[str]
     budget: float | None = None
     rule: str = "per_flop"
+    linear: dict[str, Any] | None = None
 
     @property
     def _is_batch(self) -> bool:
@@ -215,6 +229,7 @@ class Design:
                 for _, r in rows.iterrows()
             ],
             "notes": list(self.notes),
+            **({"linear": self.linear} if self.linear else {}),
         }
 
 
@@ -375,6 +390,16 @@ def design_runs(
         )
     for note in notes:
         warnings.warn(note, ConvergenceWarning, stacklevel=2)
+    linear = None
+    if len(chosen) > 1:  # how near the batch is to the best set, by the linear approximation
+        scaled = np.log(values) if np.all(values > 0) else values
+        linear = linear_check(linear_variance(scaled, sim.mu, sim.noise_var), chosen, cost, budget)
+        linear["best"] = cand.iloc[linear["best"]][[K.N, K.D, K.C]].to_dict("records")
+        notes.append(
+            f"linear check: the batch leaves {linear['chosen_sd_ratio']:.2f} of the target's sd, "
+            f"the best {len(chosen)} runs at no more compute {linear['best_sd_ratio']:.2f} "
+            "(Design.linear)"
+        )
     if len(chosen) < batch:  # a fact about the budget, not a warning
         notes.append(
             f"{len(chosen)} of {batch} runs fit in the budget of {budget:g} FLOPs "
@@ -396,6 +421,7 @@ def design_runs(
         notes=notes,
         budget=budget,
         rule=chosen_batch.rule,
+        linear=linear,
     )
 
 

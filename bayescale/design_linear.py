@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["best_linear_set", "linear_variance"]
+__all__ = ["best_linear_set", "linear_check", "linear_variance"]
 
 
 def linear_variance(
@@ -98,11 +98,13 @@ def best_linear_set(
     candidates: int,
     cost: np.ndarray | None = None,
     window: tuple[float, float] | None = None,
+    start: Sequence[int] | None = None,
 ) -> tuple[list[int], float]:
-    """The set of ``size`` distinct candidates with the least ``var``: chosen greedily, then
-    improved by exchanges (one run swapped for another while that lowers ``var``) until no swap
-    does. With ``cost`` and ``window`` the set's total cost stays within ``window`` (low, high);
-    the greedy start leaves room under the upper end, and exchanges first move the set inside.
+    """The set of ``size`` distinct candidates with the least ``var``: chosen greedily (or
+    ``start``, a set of ``size``), then improved by exchanges (one run swapped for another while
+    that lowers ``var``) until no swap does. With ``cost`` and ``window`` the set's total cost
+    stays within ``window`` (low, high); the greedy start leaves room under the upper end, and
+    exchanges first move the set inside.
 
     Returns the set (candidate indices) and its ``var`` (infinite when no exchange reached the
     window). A local optimum: it is the best set of a small problem (tests compare it with
@@ -130,8 +132,8 @@ def best_linear_set(
             return 0.0
         return min(abs(total - low), abs(total - high))
 
-    chosen: list[int] = []
-    for _ in range(size):
+    chosen: list[int] = [] if start is None else [int(j) for j in start]
+    for _ in range(size - len(chosen)):
         # a pick must leave room for the rest at the cheapest prices
         room = high * (1 + 1e-9) - float(cheapest[: size - len(chosen) - 1].sum())
         options = [
@@ -159,3 +161,41 @@ def best_linear_set(
                     chosen, score, improved = trial, (off, v), True
     best = score[1] if score[0] == 0 else np.inf
     return chosen, best
+
+
+def linear_check(
+    var: Callable[[Sequence[int]], float],
+    chosen: Sequence[int],
+    cost: np.ndarray,
+    budget: float | None = None,
+) -> dict[str, float | list[int]]:
+    """How a chosen set compares with the best set of as many runs at no more compute (or
+    within ``budget``), by the linear approximation: each one's expected posterior sd over the
+    sd now (``chosen_sd_ratio``, ``best_sd_ratio``) and the best set (``best``). The search
+    starts from the greedy set and from ``chosen``, so the best is never rated worse than it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> theta = rng.normal(size=(2000, 2))
+    >>> F = theta @ np.array([[1.0, 0.0, 1.0, 0.2], [0.0, 1.0, 1.0, 0.2]])
+    >>> var = linear_variance(theta[:, 0], F, np.full(4, 0.3))
+    >>> check = linear_check(var, [1, 3], np.ones(4))   # b and a weak view of a + b
+    >>> check["best"], check["best_sd_ratio"] < check["chosen_sd_ratio"]
+    ([0, 2], True)
+    """
+    chosen = [int(j) for j in chosen]
+    cost = np.asarray(cost, dtype=float)
+    top = float(cost[chosen].sum()) if budget is None else float(budget)
+    window = (0.0, top)
+    found = [
+        best_linear_set(var, len(chosen), len(cost), cost=cost, window=window, start=start)
+        for start in (None, chosen)
+    ]
+    best, best_var = min(found, key=lambda f: f[1])
+    now = var([])
+    return {
+        "chosen_sd_ratio": float(np.sqrt(max(var(chosen), 0.0) / now)),
+        "best_sd_ratio": float(np.sqrt(max(best_var, 0.0) / now)),
+        "best": sorted(best),
+    }

@@ -86,6 +86,15 @@ def test_design_ranks_candidates_and_chooses_a_greedy_batch(small_fit):
     assert set(doc["current"]) == {"median", "lower", "upper", "width"}
     row = {"N", "D", "C", "expected_width", "shrinkage", "shrinkage_per_flop"}
     assert len(doc["candidates"]) == 3 and row <= set(doc["candidates"][0])
+    # the linear check: the batch against the best 3 runs at no more compute
+    linear = doc["linear"]
+    check("the batch's linear sd ratio", linear["chosen_sd_ratio"], "<", 1.0)
+    check("best set's / batch's sd ratio", linear["best_sd_ratio"], "<=", linear["chosen_sd_ratio"])
+    best = pd.DataFrame(linear["best"])
+    assert len(best) == 3 and not best.duplicated(["N", "D"]).any()
+    check("best set's compute / batch's", best["C"].sum() / picks["C"].sum(), "<=", 1 + 1e-9)
+    assert any(note.startswith("linear check:") for note in plan.notes)
+    assert by_shrinkage.linear is None  # one run: no batch to check
 
 
 def test_degenerate_weights_are_reported_and_refitted(small_fit):
@@ -157,6 +166,9 @@ def test_design_cli(small_fit, tmp_path, capsys, monkeypatch):
         doc["candidates"][0]
     )
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert doc["linear"]["best_sd_ratio"] <= doc["linear"]["chosen_sd_ratio"] < 1.0
+    code, out, _ = run_cli(argv[:-3], capsys, monkeypatch)  # text: the linear check's line
+    assert code == 0 and "linear check: the batch leaves" in out
     code, out, _ = run_cli([*base, "--max-run-compute", 1e21, "--sims", 32], capsys, monkeypatch)
     assert code == 0 and "best first" in out
     no_n = tmp_path / "no_n.csv"
@@ -196,6 +208,9 @@ def test_design_within_a_budget(small_fit, capsys, monkeypatch, tmp_path):
     )
     doc = plan.to_dict()
     assert doc["budget"] == tight and doc["rule"] in ("per_flop", "shrinkage")
+    if len(plan.picks) > 1:  # the linear check's best set keeps to the budget too
+        spent = sum(run["C"] for run in doc["linear"]["best"])
+        check("the best linear set's compute / budget", spent / tight, "<=", 1 + 1e-9)
     # only the cheapest run fits: one pick and a note saying so
     cheapest = float(plan.candidates["C"].min())
     one = bs.design_runs(small_fit, budget=cheapest * 1.5, **opts)
