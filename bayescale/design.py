@@ -150,11 +150,10 @@ class Design:
     linear : dict or None
         For a batch of several runs, the linear check
         (:func:`~bayescale.design_linear.linear_check`, on the log of a positive target):
-        ``chosen_sd_ratio``, the target's expected sd
-        after the batch over its sd now; ``best_sd_ratio``, the same for the best set of as
-        many runs at no more compute (or within ``budget``), found by search; ``best``, those
-        runs (``N``, ``D``, ``C`` each). How near the greedy batch is to the best by that
-        approximation.
+        ``chosen_sd_ratio``, the target's expected sd after the batch over its sd now;
+        ``best_sd_ratio``, the same for the best set of as many runs at no more compute (or
+        within ``budget``), found by search; ``best``, those runs (``N``, ``D``, ``C`` each).
+        How near the greedy batch is to the best by that approximation.
     """
 
     target: str

@@ -71,9 +71,9 @@ def linear_variance(
     """
     values = np.asarray(values, dtype=float)
     pred = np.asarray(predictions, dtype=float)
-    noise = np.broadcast_to(np.asarray(noise_var, dtype=float), (pred.shape[1],))
     if pred.ndim != 2 or pred.shape[0] != values.shape[0]:
         raise ValueError(f"predictions must be draws x candidates, got {pred.shape}")
+    noise = np.broadcast_to(np.asarray(noise_var, dtype=float), (pred.shape[1],))
     n = len(values)
     centred = pred - pred.mean(axis=0)
     tc = values - values.mean()

@@ -190,6 +190,12 @@ def test_decisions_plots_and_report_work_on_a_curve_fit(fitted):
     # the report's data section says which checkpoints were fitted (its figures: the above)
     data = report._sections(fitted, None)["data"]
     assert data["training curves"] == fitted.data_info["checkpoints"]
+    # which run next: a batch of two new runs, and its linear check
+    plan = bs.design_runs(
+        fitted, "tokens_per_param", compute=1e22, max_run_compute=1e20, batch=2, sims=32
+    )
+    assert len(plan.picks) == 2 and plan.picks["C"].max() <= 1e20 * (1 + 1e-9)
+    assert plan.linear["best_sd_ratio"] <= plan.linear["chosen_sd_ratio"] < 1.0
 
 
 def test_backtest_of_curves_splits_by_run_and_fits_the_training_runs_whole_curves(fit_dir):
