@@ -17,7 +17,8 @@ STAMP  := $(VENV)/.installed-stamp
 WARM := bayescale.cli, bayescale.plots, bayescale.report, bayescale.batch, bayescale.backtest, \
 	bayescale.calibration, pymc, nutpie, arviz, pytensor.link.numba.dispatch, numba, \
 	matplotlib.pyplot, scipy.stats, scipy.optimize, distributed, nbclient, nbformat, \
-	ipykernel.kernelapp, pyarrow.parquet, pytest, xdist, mkdocs.commands.build
+	ipykernel.kernelapp, pyarrow.parquet, pytest, xdist, mkdocs.commands.build, \
+	jax, numpyro.infer, pymc.sampling.jax
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

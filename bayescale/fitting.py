@@ -163,9 +163,10 @@ def fit_law(
     seed
         Seed of every random choice; ``None`` draws one (recorded in the fit).
     sampler
-        ``"nutpie"`` (default, compiled once per law and reused), ``"pymc"``, or
-        ``"numpyro"`` / ``"blackjax"`` through PyMC's JAX path (extra ``bayescale[jax]``;
-        runs on a GPU when JAX sees one).
+        ``"nutpie"`` (default, compiled once per law and reused), ``"pymc"``, or a JAX
+        sampler (extra ``bayescale[jax]``; runs on a GPU when JAX sees one): ``"numpyro"``
+        (numpyro's NUTS kernel in a program compiled once per law and data shape,
+        :mod:`bayescale.jax_nuts`) or ``"blackjax"`` (through PyMC's JAX path).
     exclude_top_loss
         Drop this many highest-loss runs first (the replication dropped 5).
     target_accept

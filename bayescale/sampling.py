@@ -23,6 +23,7 @@ from .centring import choose_form
 from .compile_cache import compile_tolerating_cache
 from .compiled_logp import compile_model
 from .diagnostics import diagnose
+from .jax_nuts import clear_programs, sample_nuts, side_by_side
 from .laws.base import Law
 from .model import (
     build_model,
@@ -61,6 +62,7 @@ def clear_compiled_cache() -> None:
     _COMPILED.clear()
     _EXPANDERS.clear()
     clear_prior_medians()
+    clear_programs()
 
 
 def _key(law: Law, n_groups: int) -> str:
@@ -184,6 +186,18 @@ def _run(
                 save_warmup=False,
             )
             return _named_draws(law, n_groups, idata.posterior, settings), idata.sample_stats
+        elif sampler == "numpyro":  # compiled once per law configuration and data shape
+            posterior, stats = sample_nuts(
+                _key(law, n_groups),
+                _model(law, n_groups),
+                settings,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=seed,
+                target_accept=target_accept,
+            )
+            return _named_draws(law, n_groups, posterior, settings), stats
         else:
             import pymc as pm
 
@@ -207,8 +221,9 @@ def _run(
 
 def pilot_sampler(sampler: str) -> str:
     """The sampler of the pilot run when the main run uses ``sampler``: the pilot only finds
-    the whitening, so JAX samplers get it from nutpie (compiled once per machine, while PyMC
-    compiles the JAX model at every ``pm.sample``) and compile for JAX once, for the main run.
+    the whitening, so JAX samplers get it from nutpie (compiled once per machine) and compile
+    for JAX only the main run's program (numpyro: once per law configuration and data shape,
+    :mod:`bayescale.jax_nuts`; blackjax: PyMC compiles it at every ``pm.sample``).
 
     Examples
     --------
@@ -219,18 +234,15 @@ def pilot_sampler(sampler: str) -> str:
 
 
 def _jax_options(sampler: str, chains: int) -> dict[str, Any]:
-    """PyMC's options for a JAX sampler: with fewer devices than chains (one GPU), the chains
-    vectorised on one device (one program stepping all chains at once), where PyMC's default
-    draws them one after another (issue #19 measured 4 chains in turn on an H200). With a
-    device per chain, PyMC's default: on CPUs PyMC's JAX module declares 100 host devices, so
-    the chains run side by side (11.8 s against 18.4 s vectorised, 240 Chinchilla runs, 4 x 500
-    draws, 2 cores: vectorised NUTS waits at every step for the longest trajectory)."""
-    if sampler not in K.JAX_SAMPLERS:
-        return {}
-    import jax
-    import pymc.sampling.jax  # noqa: F401  (declares XLA's host devices before JAX starts)
-
-    if jax.local_device_count() >= chains:
+    """PyMC's options for a JAX sampler it runs (blackjax): with fewer devices than chains (one
+    GPU), the chains vectorised on one device (one program stepping all chains at once), where
+    PyMC's default draws them one after another (issue #19 measured 4 chains in turn on an
+    H200). With a device per chain, PyMC's default: on CPUs PyMC's JAX module declares 100
+    host devices, so the chains run side by side (11.8 s against 18.4 s vectorised, 240
+    Chinchilla runs, 4 x 500 draws, 2 cores: vectorised NUTS waits at every step for the
+    longest trajectory). bayescale's own numpyro program chooses alike
+    (:func:`bayescale.jax_nuts.side_by_side`)."""
+    if sampler not in K.JAX_SAMPLERS or side_by_side(chains):
         return {}
     return {"nuts_sampler_kwargs": {"chain_method": "vectorized"}}
 

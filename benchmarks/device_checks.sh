@@ -4,7 +4,8 @@
 # which). Usage: bash benchmarks/device_checks.sh [all|batch|gpu]; results under $OUT.
 #   batch: benchmarks/bench_batch.py, 24 jobs (the 12 at two seeds) at 1, 4 and 16 workers, after
 #          one short batch that warms the disk caches (the setting: warm caches);
-#   gpu:   benchmarks/bench_gpu.py, nutpie on the CPUs against numpyro on the GPU.
+#   gpu:   benchmarks/bench_gpu.py, nutpie on the CPUs against numpyro on the GPU (bayescale's
+#          program and PyMC's JAX path side by side).
 set -u
 OUT=${OUT:-/tmp/device-out}
 mkdir -p "$OUT"
@@ -28,5 +29,5 @@ if [ "$part" = all ] || [ "$part" = batch ]; then
         tee "$OUT/batch.txt"
 fi
 if [ "$part" = all ] || [ "$part" = gpu ]; then
-    timeout 190 python3 benchmarks/bench_gpu.py 2>&1 | tee "$OUT/gpu.txt"
+    timeout 280 python3 benchmarks/bench_gpu.py 2>&1 | tee "$OUT/gpu.txt"
 fi

@@ -117,6 +117,7 @@ LONGEST_FIRST = (
     "test_cli.py",
     "test_curve_fit.py",
     "test_compile_cache.py",  # three fresh processes, ~60 s
+    "test_jax_nuts.py",  # four fresh processes, ~75 s
     "test_chain.py",
     "test_backtest.py",
     "test_cli_options.py",

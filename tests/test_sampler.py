@@ -236,7 +236,8 @@ def test_a_changed_model_never_reuses_a_compiled_one():
 def test_jax_chains_are_vectorised_where_there_are_fewer_devices_than_chains(monkeypatch):
     """One GPU: PyMC's JAX samplers would draw the chains one after another, so they are
     vectorised; with a device per chain (CPUs, where PyMC declares 100 host devices) PyMC's
-    default stays; other samplers get no JAX options. (A stand-in for JAX: CI has none.)"""
+    default stays; other samplers get no JAX options. (A stand-in for JAX with one device, then
+    a hundred; bayescale's own numpyro program makes the same choice, tests/test_jax_nuts.py.)"""
     import sys
     import types
 
@@ -256,8 +257,8 @@ def test_jax_chains_are_vectorised_where_there_are_fewer_devices_than_chains(mon
 
 def test_a_jax_fit_takes_its_pilot_from_nutpie(monkeypatch):
     """The pilot only finds the whitening: with a JAX sampler it runs on nutpie (compiled once
-    per machine) and only the main run on the JAX sampler, whose model PyMC compiles at every
-    ``pm.sample``. (The main run is stopped before JAX is needed: CI installs none.)"""
+    per machine) and only the main run on the JAX sampler, whose program JAX compiles for
+    each new data shape. (The main run is stopped before it starts.)"""
     import bayescale.sampling as sampling
     from bayescale.laws import make_law
 
