@@ -5,14 +5,15 @@ and compiles the log density and numpyro's sampler again at every call: a fit pa
 compile at every main run, and a second fit of the same law in the same process paid it again
 (issue #19 measured 41.7 s, then 16.2 s, for the 240 Chinchilla runs on an H200). Here:
 
-- the model's log density is turned into a JAX function once per law configuration, with the
-  model's data (the runs, their centres, the whitening ``loc`` and ``chol``) as *arguments*
+- the model's log density is turned into a JAX function once per law configuration and data
+  shape (:func:`signature`: JAX must know shapes when it compiles), with the model's data (the
+  runs, their centres, the whitening ``loc`` and ``chol``) as *arguments*
   (:func:`log_density`);
 - numpyro's NUTS kernel (its functional form, :func:`numpyro.infer.hmc.hmc` with
   ``potential_fn_gen``: the same kernel, warm-up adaptation and defaults as PyMC's numpyro path)
-  steps every chain in one jitted program per law configuration (:func:`_program`), which JAX
-  compiles once for each new set of data shapes, chains, tuning and draws, and reuses for any
-  data of those shapes: the adaptive reruns, a second fit on the same runs, a simulation study;
+  steps every chain in one jitted program (:func:`_program`), which JAX compiles once for each
+  law configuration, data shape, number of chains, tuning steps and draws, and reuses for any
+  data of that shape: adaptive reruns, refits on resampled runs, a simulation study;
 - JAX's persistent compilation cache is pointed at PyTensor's compile directory (where the user
   has not set one), so a later process on the machine reads the compiled program from disk.
   JAX keys an entry on the program itself and its own version and backend, so a stale entry is
@@ -38,9 +39,16 @@ import numpy as np
 from . import constants as K
 from .compile_cache import CacheWarning
 
-__all__ = ["clear_programs", "log_density", "sample_nuts", "side_by_side", "use_persistent_cache"]
+__all__ = [
+    "clear_programs",
+    "log_density",
+    "signature",
+    "sample_nuts",
+    "side_by_side",
+    "use_persistent_cache",
+]
 
-_DENSITIES: dict[str, tuple[list[str], Callable]] = {}
+_DENSITIES: dict[tuple, tuple[list[str], Callable]] = {}
 _PROGRAMS: dict[tuple, Any] = {}
 
 #: Sampler statistics kept, as PyMC names them.
@@ -106,16 +114,39 @@ def _remove_unreadable(message: str) -> None:
     )
 
 
-def log_density(key: str, model) -> tuple[list[str], Callable]:
+def _is_static(var) -> bool:
+    """Whether model data is an integer scalar (such as a curve fit's number of runs)."""
+    return var.type.ndim == 0 and var.type.dtype.startswith(("int", "uint"))
+
+
+def signature(model, settings: dict[str, Any]) -> tuple:
+    """What JAX must know of the data in ``settings`` when it compiles: each model data
+    array's shape, and the value of each integer scalar (they set shapes, such as a curve
+    fit's number of runs). :func:`log_density` freezes them in; new ones compile anew.
+
+    PyTensor computes some shapes from the data's shapes (a curve fit's runs from the length
+    of ``y``); with the shapes fixed those computations fold into constants, which JAX needs.
+    """
+    return tuple(
+        (v.name, int(settings[v.name]) if _is_static(v) else np.shape(settings[v.name]))
+        for v in model.data_vars
+    )
+
+
+def log_density(key: str, model, fixed: tuple = ()):
     """The log density of ``model`` (bayescale's whitened PyMC model: one vector ``w``) as a JAX
     function ``f(w, *data)``, with the names of the model data it takes, in order; one per
-    ``key`` (the law's configuration) for the life of the process.
+    ``key`` (the law's configuration) and ``fixed`` (:func:`signature`) for the life of the
+    process.
 
     The model data (PyMC's shared variables) become the function's arguments instead of the
-    constants PyMC's JAX path freezes into the program, so one compiled program serves any data.
+    constants PyMC's JAX path freezes into the program, so one compiled program serves any data
+    of the same shapes (``fixed``: their shapes, and the values of integer scalars, which are
+    frozen in as constants).
     """
-    if key in _DENSITIES:
-        return _DENSITIES[key]
+    if (key, fixed) in _DENSITIES:
+        return _DENSITIES[key, fixed]
+    import pytensor.tensor as pt
     from pymc.sampling.jax import get_jaxified_graph
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.replace import graph_replace
@@ -126,27 +157,37 @@ def log_density(key: str, model) -> tuple[list[str], Callable]:
     shared = sorted(
         {v for v in ancestors([logp]) if isinstance(v, SharedVariable)}, key=lambda v: v.name
     )
-    inputs = [v.type(name=v.name) for v in shared]
-    logp = graph_replace(logp, dict(zip(shared, inputs, strict=True)), strict=False)
+    known = dict(fixed)
+    replace, dynamic, inputs = {}, [], []
+    for v in shared:
+        if _is_static(v) and v.name in known:
+            replace[v] = pt.constant(known[v.name], dtype=v.type.dtype)
+        else:
+            shape = known.get(v.name, v.type.shape)
+            inputs.append(pt.tensor(name=v.name, dtype=v.type.dtype, shape=shape))
+            dynamic.append(v)
+            replace[v] = inputs[-1]
+    logp = graph_replace(logp, replace, strict=False)
     fn = get_jaxified_graph(inputs=[w, *inputs], outputs=[logp])
 
     def density(w_value, *data):
         return fn(w_value, *data)[0]
 
-    _DENSITIES[key] = ([v.name for v in shared], density)
-    return _DENSITIES[key]
+    _DENSITIES[key, fixed] = ([v.name for v in dynamic], density)
+    return _DENSITIES[key, fixed]
 
 
-def _program(key: str, model, chains: int, parallel: bool):
-    """The jitted program that runs ``chains`` NUTS chains of ``key``'s model: ``run(rng_keys,
-    w0, data, target_accept, tune, draws)`` (``tune``, ``draws`` static)."""
-    cache_key = (key, chains, parallel)
+def _program(key: str, model, chains: int, parallel: bool, fixed: tuple = ()):
+    """The jitted program that runs ``chains`` NUTS chains of ``key``'s model for data of the
+    signature ``fixed``: ``run(rng_keys, w0, data, target_accept, tune, draws)`` (``tune``,
+    ``draws`` static), with the names of the data it takes (:func:`log_density`)."""
+    cache_key = (key, chains, parallel, fixed)
     if cache_key in _PROGRAMS:
         return _PROGRAMS[cache_key]
     import jax
     from numpyro.infer.hmc import hmc
 
-    names, density = log_density(key, model)
+    names, density = log_density(key, model, fixed)
 
     def potential_gen(*data):
         return lambda w: -density(w, *data)
@@ -223,7 +264,7 @@ def sample_nuts(
         warnings.filterwarnings("ignore", category=FutureWarning)
         parallel = side_by_side(chains)
         use_persistent_cache()
-        names, run = _program(key, model, chains, parallel)
+        names, run = _program(key, model, chains, parallel, signature(model, settings))
     data = tuple(np.asarray(settings[n], dtype=model[n].dtype) for n in names)
     k = int(np.shape(settings["loc"])[0])
     rng = np.random.default_rng(seed)

@@ -12,40 +12,94 @@ import warnings
 
 import jax
 import numpy as np
+import pandas as pd
 import pytest
 
 import bayescale as bs
 from bayescale import jax_nuts, sampling
 from bayescale.model import group_names, initial_loc, model_data
-from bayescale.simulate import isoflop_design, simulate_runs
+from bayescale.simulate import isoflop_design, simulate_curves, simulate_runs
 from conftest import HOFFMANN, NOISE, SMALL, check, seed
 
 
 def _settings(law, runs, rng):
     data = model_data(law, runs, group_names(law, runs))
-    loc = initial_loc(law, runs, 1) + rng.normal(0, 0.1, 7)
-    chol = np.tril(rng.normal(0, 0.05, (7, 7))) + np.eye(7)
+    k = len(initial_loc(law, runs, 1))
+    loc = initial_loc(law, runs, 1) + rng.normal(0, 0.1, k)
+    chol = np.tril(rng.normal(0, 0.05, (k, k))) + np.eye(k)
     return dict(loc=loc, chol=chol, **data)
 
 
-def test_the_log_density_takes_the_data_as_arguments(law, sim_runs, chinchilla_runs):
-    """One JAX function of (w, data) gives PyMC's log density and gradient for any data."""
+#: The curve world of tests/test_curve_fit.py and benchmarks/bench_curves.py.
+CURVE_TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+
+
+def _curves(n_runs: int, seed: int):
+    """Training curves of ``n_runs`` simulated runs, 12 checkpoints each."""
+    rng = np.random.default_rng(seed)
+    n = np.geomspace(2e7, 2e9, 5)[np.arange(n_runs) % 5]
+    plan = pd.DataFrame({"N": n, "D": n * rng.choice([5.0, 20, 80], size=n_runs)})
+    law = bs.ChinchillaLaw(likelihood="curve")
+    curves = simulate_curves(
+        law,
+        CURVE_TRUTH,
+        plan,
+        checkpoints=12,
+        schedule=0.1,
+        sigma=0.004,
+        sigma_run=0.006,
+        ell=0.4,
+        seed=seed,
+    )
+    return law, curves
+
+
+def _check_density(law, datasets):
+    """The JAX log density against PyMC's for each data set; the static data's names."""
     import pymc as pm
 
     model = sampling._model(law)
-    names, density = jax_nuts.log_density(sampling._key(law, 1), model)
-    assert set(names) >= {"y", "loc", "chol"}
-    value_and_grad = jax.jit(jax.value_and_grad(density))
     logp, dlogp = model.compile_logp(), model.compile_dlogp()
     rng = np.random.default_rng(0)
-    for runs in (sim_runs, chinchilla_runs):
+    static_names = set()
+    for runs in datasets:
         settings = _settings(law, runs, rng)
+        fixed = jax_nuts.signature(model, settings)
+        static_names |= {name for name, value in fixed if isinstance(value, int)}
+        names, density = jax_nuts.log_density(sampling._key(law, 1), model, fixed)
+        assert set(names) >= {"y", "loc", "chol"}
+        value_and_grad = jax.jit(jax.value_and_grad(density))
+        data = [settings[n] for n in names]
         pm.set_data(settings, model=model)
         for _ in range(3):
-            w = rng.normal(0, 1, 7)
-            value, grad = value_and_grad(w, *(settings[n] for n in names))
+            w = rng.normal(0, 1, len(settings["loc"]))
+            value, grad = value_and_grad(w, *data)
             np.testing.assert_allclose(float(value), logp({"w": w}), rtol=1e-10)
             np.testing.assert_allclose(np.asarray(grad), dlogp({"w": w}), rtol=1e-8, atol=1e-8)
+    return sorted(static_names)
+
+
+def test_the_log_density_takes_the_data_as_arguments(law, sim_runs, chinchilla_runs):
+    """One JAX function of (w, data) gives PyMC's log density and gradient for any data: the
+    default law on two data sets; the curve likelihood, whose number of runs sets a shape (a
+    static argument), at two numbers of runs."""
+    assert _check_density(law, (sim_runs, chinchilla_runs)) == []
+    curve_law, few = _curves(6, 0)
+    assert _check_density(curve_law, (few, _curves(10, 1)[1])) == ["n_runs"]
+
+
+def test_a_curve_fit_samples_with_numpyro():
+    """A curve fit (its number of runs a static shape) samples with numpyro and agrees with
+    nutpie's fit of the same checkpoints."""
+    law, curves = _curves(10, 2)
+    settings = dict(seed=seed(5), drift=False, draws=500, tune=500, chains=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        fits = {s: law.fit(curves, sampler=s, **settings) for s in ("nutpie", "numpyro")}
+    a, b = fits["numpyro"].summary(), fits["nutpie"].summary()
+    for p in ("E", "alpha", "beta"):
+        gap = abs(a.loc[p, "median"] - b.loc[p, "median"]) / b.loc[p, "sd"]
+        check(f"curve {p}: |numpyro median - nutpie median| / sd", gap, "<", 0.2)
 
 
 def _compiles():
