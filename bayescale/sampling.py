@@ -45,6 +45,7 @@ __all__ = [
     "compile_for",
     "model_key",
     "pilot_sampler",
+    "sample_with_pymc",
 ]
 
 SAMPLERS = K.SAMPLERS
@@ -198,24 +199,53 @@ def _run(
                 target_accept=target_accept,
             )
             return _named_draws(law, n_groups, posterior, settings), stats
-        else:
-            import pymc as pm
+        return sample_with_pymc(
+            _model(law, n_groups),
+            settings,
+            sampler,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            seed=seed,
+            target_accept=target_accept,
+            progress=progress,
+        )
 
-            model = _model(law, n_groups)
-            with model:
-                pm.set_data(settings)
-                idata = pm.sample(
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    cores=cores,
-                    random_seed=int(seed),
-                    target_accept=target_accept,
-                    progressbar=progress,
-                    compute_convergence_checks=False,
-                    nuts_sampler=sampler,
-                    **_jax_options(sampler, chains),
-                )
+
+def sample_with_pymc(
+    model,
+    settings: dict[str, Any],
+    sampler: str,
+    *,
+    draws: int,
+    tune: int,
+    chains: int,
+    cores: int,
+    seed: int,
+    target_accept: float,
+    progress: bool = False,
+):
+    """``pm.sample`` of ``model`` given its data ``settings``, with PyMC's NUTS (``"pymc"``) or
+    through PyMC's JAX path (``"numpyro"``, ``"blackjax"``: the data frozen into the program,
+    compiled at every call); returns ``(posterior, sample_stats)``. bayescale's own numpyro
+    runs use :func:`bayescale.jax_nuts.sample_nuts`; ``benchmarks/bench_gpu.py`` compares."""
+    import pymc as pm
+
+    with model:
+        pm.set_data(settings)
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=cores,
+            random_seed=int(seed),
+            target_accept=target_accept,
+            progressbar=progress,
+            compute_convergence_checks=False,
+            nuts_sampler=sampler,
+            **_jax_options(sampler, chains),
+        )
     return idata.posterior, idata.sample_stats
 
 

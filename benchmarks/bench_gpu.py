@@ -88,24 +88,19 @@ def curves_world(seed: int = 0) -> tuple:
 def pymc_path(key, model, settings, *, draws, tune, chains, seed, target_accept):
     """The main run as bayescale ran it before ``bayescale.jax_nuts``: PyMC's JAX path, which
     freezes the data into the program and compiles it at every ``pm.sample``."""
-    import pymc as pm
+    from bayescale.sampling import sample_with_pymc
 
-    from bayescale.sampling import _jax_options
-
-    with model:
-        pm.set_data(settings)
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=int(seed),
-            target_accept=target_accept,
-            progressbar=False,
-            compute_convergence_checks=False,
-            nuts_sampler="numpyro",
-            **_jax_options("numpyro", chains),
-        )
-    return idata.posterior, idata.sample_stats
+    return sample_with_pymc(
+        model,
+        settings,
+        "numpyro",
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        cores=chains,
+        seed=seed,
+        target_accept=target_accept,
+    )
 
 
 NEW_PROCESS = """

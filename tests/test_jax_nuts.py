@@ -14,6 +14,8 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
+from test_curve_fit import NOISE as CURVE_NOISE
+from test_curve_fit import TRUTH
 
 import bayescale as bs
 from bayescale import jax_nuts, sampling
@@ -30,28 +32,14 @@ def _settings(law, runs, rng):
     return dict(loc=loc, chol=chol, **data)
 
 
-#: The curve world of tests/test_curve_fit.py and benchmarks/bench_curves.py.
-CURVE_TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
-
-
 def _curves(n_runs: int, seed: int):
-    """Training curves of ``n_runs`` simulated runs, 12 checkpoints each."""
+    """Training curves of ``n_runs`` simulated runs, 12 checkpoints each (test_curve_fit's
+    world)."""
     rng = np.random.default_rng(seed)
     n = np.geomspace(2e7, 2e9, 5)[np.arange(n_runs) % 5]
     plan = pd.DataFrame({"N": n, "D": n * rng.choice([5.0, 20, 80], size=n_runs)})
     law = bs.ChinchillaLaw(likelihood="curve")
-    curves = simulate_curves(
-        law,
-        CURVE_TRUTH,
-        plan,
-        checkpoints=12,
-        schedule=0.1,
-        sigma=0.004,
-        sigma_run=0.006,
-        ell=0.4,
-        seed=seed,
-    )
-    return law, curves
+    return law, simulate_curves(law, TRUTH, plan, checkpoints=12, seed=seed, **CURVE_NOISE)
 
 
 def _check_density(law, datasets):
