@@ -20,7 +20,7 @@ import pandas as pd
 from . import constants as K
 from .exceptions import DataError
 
-__all__ = ["isoflop_budgets", "approach1", "approach2", "approaches"]
+__all__ = ["isoflop_budgets", "approach1", "approach2", "approaches", "profile_minima"]
 
 
 def isoflop_budgets(runs: pd.DataFrame, tol_dex: float = 0.05) -> np.ndarray:
@@ -95,6 +95,62 @@ def _summary(name: str, point: float, boot: np.ndarray, interval: float, n_budge
         "b_upper": 1 - lo,
         "n_budgets": n_budgets,
     }
+
+
+def profile_minima(
+    runs: pd.DataFrame,
+    *,
+    degree: int = 2,
+    n_boot: int = 200,
+    seed: int = 0,
+    target: str = K.LOSS,
+) -> pd.DataFrame:
+    """The compute-optimal model size of each IsoFLOP budget, read off its own runs: the
+    minimum of a polynomial (``degree`` 2 or 3) of loss in ``log N``, as Approach 2 takes it,
+    with the sd of ``log N_min`` over ``n_boot`` bootstrap resamples of the budget's runs.
+    Budgets without an interior minimum are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget: ``compute`` (the budget's median C), ``N_min``, ``log_N_min``,
+        ``log_N_min_sd`` and ``runs``.
+
+    Examples
+    --------
+    >>> n = np.geomspace(1e8, 1e10, 9)
+    >>> runs = pd.DataFrame({"N": n, "D": 1e20 / (6 * n), "C": 1e20})
+    >>> runs["loss"] = 2 + 0.05 * np.log(n / 1e9) ** 2
+    >>> row = profile_minima(runs, n_boot=0).iloc[0]
+    >>> round(float(row.N_min) / 1e9, 1)  # on a grid of 400 sizes over the budget's range
+    1.0
+    """
+    labels = isoflop_budgets(runs)
+    rows = []
+    for lab in np.unique(labels):
+        part = runs[labels == lab].reset_index(drop=True)
+        one = np.zeros(len(part), dtype=int)
+        _, logn = _profile_minima(part, one, target, degree)
+        if not len(logn):
+            continue
+
+        def estimate(r, lab):
+            minimum = _profile_minima(r, lab, target, degree)[1]
+            if not len(minimum):
+                raise ValueError("no interior minimum in this resample")
+            return float(minimum[0])
+
+        boot = _bootstrap(part, one, estimate, n_boot, seed)
+        rows.append(
+            {
+                K.COMPUTE: float(part[K.C].median()),
+                "N_min": float(np.exp(logn[0])),
+                "log_N_min": float(logn[0]),
+                "log_N_min_sd": float(boot.std(ddof=1)) if len(boot) > 1 else float("nan"),
+                "runs": len(part),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def approach1(

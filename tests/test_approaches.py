@@ -81,3 +81,22 @@ def test_porian_approach2_orders_configurations_as_published():
         mine = pd.Series({g: ours[g] for g in groups})
         assert mine.idxmax() == pub.idxmax() and mine.idxmin() == pub.idxmin(), dataset
         assert np.corrcoef(mine[pub.index], pub)[0, 1] > 0.9
+
+
+def test_profile_minima_find_each_budgets_optimal_size(isoflop_runs):
+    """Each budget's parabola minimum lies within three of its bootstrap sds of the law's own
+    N*(C) (worst here 1.7; the sd grows with the budget, whose runs span a wider, more skewed
+    profile); a budget whose runs all lie on one side of its optimum is left out (no interior
+    minimum)."""
+    from bayescale.allocation import optimal_allocation
+    from bayescale.approaches import profile_minima
+
+    table = profile_minima(isoflop_runs, n_boot=100, seed=2)
+    assert len(table) == 9 and (table["log_N_min_sd"] > 0).all()
+    truth = optimal_allocation(
+        *(HOFFMANN[p] for p in ("E", "A", "B", "alpha", "beta")), table["compute"].to_numpy()
+    )["N_opt"]
+    z = (table["log_N_min"] - np.log(truth)) / table["log_N_min_sd"]
+    assert np.abs(z).max() < 3, z.round(2).tolist()
+    one_sided = isoflop_runs[isoflop_runs["N"] < 0.5 * np.exp(table["log_N_min"]).min()]
+    assert profile_minima(one_sided.assign(C=1e18), n_boot=0).empty
