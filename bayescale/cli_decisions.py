@@ -239,6 +239,8 @@ def allocate(
         f"N* ~ C^a, a = {a['median']:.3f} [{a['lower']:.3f}, {a['upper']:.3f}]; "
         f"D* ~ C^b, b = {b['median']:.3f} [{b['lower']:.3f}, {b['upper']:.3f}]"
     )
+    if table.attrs.get("note"):
+        typer.echo(f"note: {table.attrs['note']}")
 
 
 @app.command("target")

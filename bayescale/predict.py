@@ -330,6 +330,16 @@ def allocation_exponents(
     return out
 
 
+#: What an allocation beyond the fitted compute does not carry (``optimal_allocation``'s
+#: ``attrs["note"]``; ``bayescale allocate`` prints it).
+ALLOCATION_NOTE = (
+    "N*, D* and tokens-per-parameter intervals beyond the largest fitted run carry no "
+    "extrapolation drift and are too narrow there: on held-out IsoFLOP budgets 1-5x beyond the "
+    "fitted compute the 90% interval of N* held 12 of 23 budgets' optima "
+    "(scripts/allocation_backtest.py, docs/backtests.md)"
+)
+
+
 def optimal_allocation(
     fit: Fit,
     compute: Any,
@@ -348,7 +358,9 @@ def optimal_allocation(
     -------
     pandas.DataFrame
         Per budget: ``compute``, ``N_opt_*``, ``D_opt_*``, ``loss_opt_*``,
-        ``tokens_per_param_*``, ``compute_factor``.
+        ``tokens_per_param_*``, ``compute_factor``. ``attrs["note"]`` (:data:`ALLOCATION_NOTE`)
+        where a budget lies beyond the largest fitted run: the allocation's intervals carry no
+        extrapolation drift, and the allocation backtest found them too narrow there.
 
     Examples
     --------
@@ -370,6 +382,8 @@ def optimal_allocation(
     exps = allocation_exponents(fit, interval, group)
     frame.attrs["a"] = exps.loc["a"].to_dict()
     frame.attrs["b"] = exps.loc["b"].to_dict()
+    if (frame["compute_factor"] > 1).any():
+        frame.attrs["note"] = ALLOCATION_NOTE
     return frame
 
 

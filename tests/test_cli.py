@@ -155,6 +155,15 @@ def test_allocate_json_keys(fit_dir, capsys, monkeypatch):
     assert tpp["lower"] <= 18.4 <= tpp["upper"]
 
 
+def test_allocate_says_where_its_intervals_are_too_narrow(fit_dir, capsys, monkeypatch):
+    """Beyond the largest fitted run the allocation carries no drift: the text output says so
+    (the allocation backtest's finding); within the fitted compute it does not."""
+    code, out, _ = run(["allocate", fit_dir, "--compute", 5.88e23], capsys, monkeypatch)
+    assert code == 0 and "note: N*, D* and tokens-per-parameter intervals beyond" in out
+    code, out, _ = run(["allocate", fit_dir, "--compute", 1e15], capsys, monkeypatch)
+    assert code == 0 and "note:" not in out
+
+
 def test_predict_json_keys(fit_dir, capsys, monkeypatch):
     code, out, _ = run(
         [
