@@ -285,6 +285,19 @@ class Fit:
             "checkpoints left out there)"
         )
 
+    def _allocation_drift_note(self) -> str:
+        """The allocation drift (:mod:`bayescale.alloc_drift`), as a clause of
+        :attr:`drift_note`."""
+        info = (self.settings.get("drift") or {}).get("allocation") or {}
+        if info.get("tau") is None:
+            return ""
+        source = (
+            f"learned from {info['budgets']} held-out IsoFLOP budget(s)"
+            if info.get("budgets")
+            else "its prior alone"
+        )
+        return f"; allocation drift tau = {info['tau']:.3g} on log N* ({source})"
+
     @property
     def drift_note(self) -> str:
         """One line saying what an extrapolation from this fit carries: the learned drift, or
@@ -303,7 +316,9 @@ class Fit:
                 source = f"learned from {info.get('n_inner_test', '?')} held-out runs"
             return (
                 f"extrapolation drift tau = {self.drift:.3g} per sqrt(decade) of compute beyond "
-                f"the largest run ({source})" + self._tpp_drift_note()
+                f"the largest run ({source})"
+                + self._tpp_drift_note()
+                + self._allocation_drift_note()
             )
         why = info.get("note") or "not estimated"
         if self.settings.get("method", "mcmc") != "mcmc":

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
+from .alloc_drift import allocation_drift_from, estimate_allocation_drift
 from .curves import MIN_FRACTION, curve_runs, final_checkpoints, keep_checkpoints
 from .drift import (
     HOLDOUT_FRACTION,
@@ -319,6 +320,7 @@ def drift_residuals(
         "n_inner_train": int(len(train)),
         "n_inner_test": int(ok.sum()),
         "inner_cutoff": float(cutoff),
+        "inner": (p, train, test),
     }
 
 
@@ -348,7 +350,7 @@ def estimate_drift(
     check_drift_method(method)
     if law.grouped:  # a second pooled fit only for the drift would double the slowest fits
         why = "a pooled fit is not refitted to learn it"
-        return _prior_drift(why) if method == "mle" else {"tau": None, "note": why}
+        return _prior_drift(why, law) if method == "mle" else {"tau": None, "note": why}
     source = "leave-future-out estimate (see bayescale.drift)"
     if law.likelihood.curve:
         # the drift is the law's: learned from the runs' final checkpoints by the same law of
@@ -360,13 +362,15 @@ def estimate_drift(
     if "r" not in res:
         if method != "mle":
             return {"tau": None, "note": f"not estimated: {res['note']}"}
-        return _prior_drift(res["note"])
+        return _prior_drift(res["note"], law)
     r, v, d = res.pop("r"), res.pop("v"), res.pop("d")
-    return {
-        **tau_from_residuals(r, v, d, method),
-        **res,
-        "note": source,
-    }
+    p, train, test = res.pop("inner")
+    out = {**tau_from_residuals(r, v, d, method), **res, "note": source}
+    if law.has_allocation:  # the same refit's N* against the held-out IsoFLOP budgets
+        k = float(runs.attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN))
+        seed = int(inner.get("seed", 0))
+        out["allocation"] = estimate_allocation_drift(law, p, train, test, k=k, seed=seed)
+    return out
 
 
 def final_losses_law(law: Law) -> Law:
@@ -383,17 +387,21 @@ def final_losses_law(law: Law) -> Law:
     return make_law(law.name, **law.options(), priors=own)
 
 
-def _prior_drift(why: str) -> dict[str, Any]:
+def _prior_drift(why: str, law: Law) -> dict[str, Any]:
     """The drift of a fit that cannot learn its own: the prior learned on the shipped data sets
-    (:data:`bayescale.drift.TAU_PRIOR_SCALE`)."""
+    (:data:`bayescale.drift.TAU_PRIOR_SCALE`), and for a law with an allocation the
+    allocation drift's prior (:data:`bayescale.alloc_drift.TAU_PRIOR_SCALE`)."""
     draws = tau_prior()
-    return {
+    out = {
         "tau": float(np.median(draws)),
         "tau_draws": draws.round(6).tolist(),
         "method": "prior",
         "note": f"from the prior learned on the shipped data sets (scale {TAU_PRIOR_SCALE:g}): "
         + why,
     }
+    if law.has_allocation:
+        out["allocation"] = allocation_drift_from({"note": why})
+    return out
 
 
 provide_verb("fit", fit_law)

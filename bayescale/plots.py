@@ -17,6 +17,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator
 
 from . import constants as K
 from . import predict as P
+from .alloc_drift import allocation_draws
 from .curve_noise import log_run_length, schedule_gap, with_schedule
 from .curves import at_end
 from .fit import Fit, observed_name
@@ -311,8 +312,10 @@ def plot_allocation(
     axes: Any = None,
     k: float | None = None,
 ) -> Any:
-    """Compute-optimal N*(C), D*(C) and tokens per parameter, fan charts, with reference lines
-    for Chinchilla's 20 tokens/parameter and Kaplan's allocation (N* ~ C^0.73)."""
+    """Compute-optimal N*(C), D*(C) and tokens per parameter, fan charts (beyond the largest run
+    with the fit's allocation drift, as :func:`bayescale.optimal_allocation` gives them), with
+    reference lines for Chinchilla's 20 tokens/parameter and Kaplan's allocation
+    (N* ~ C^0.73)."""
     k = P.fit_k(fit, k)
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
@@ -322,7 +325,8 @@ def plot_allocation(
         if compute is not None
         else np.geomspace(runs[K.C].min(), runs[K.C].max() * 1e4, 80)
     )
-    out = fit.law.optimal_allocation(fit.draws(), c, k=k)
+    rng = np.random.default_rng(fit.settings.get("seed", 0))
+    out = allocation_draws(fit, c, k=k, rng=rng)  # with the allocation drift beyond the runs
     ax = axes[0]
     _band(ax, c, out["N_opt"], PALETTE[0], "$N^*$")
     _band(ax, c, out["D_opt"], PALETTE[1], "$D^*$")
@@ -346,7 +350,8 @@ def plot_allocation(
     ax = axes[1]
     _band(ax, c, out["tokens_per_param"], PALETTE[2], "$D^*/N^*$")
     ax.axhline(20, color="0.4", ls="--", lw=1, label="Chinchilla: 20 tokens/param")
-    ax.set_xscale("log")
+    ax.set(xscale="log", yscale="log")  # the allocation drift's spread is multiplicative
+    _si_axis(ax.yaxis)
     _si_axis(ax.xaxis)
     ax.set_xlabel(AXIS_LABELS[K.C])
     ax.set_ylabel(r"tokens per parameter $D^*/N^*$")

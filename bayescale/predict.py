@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from . import constants as K
+from .alloc_drift import allocation_draws, allocation_note
 from .chain import NO_LINK, link_scores
 from .checks import check_finite, check_interval
 from .curve_noise import log_run_length, schedule_gap
@@ -330,16 +331,6 @@ def allocation_exponents(
     return out
 
 
-#: What an allocation beyond the fitted compute does not carry (``optimal_allocation``'s
-#: ``attrs["note"]``; ``bayescale allocate`` prints it).
-ALLOCATION_NOTE = (
-    "N*, D* and tokens-per-parameter intervals beyond the largest fitted run carry no "
-    "extrapolation drift and are too narrow there: on held-out IsoFLOP budgets 1-5x beyond the "
-    "fitted compute the 90% interval of N* held 12 of 23 budgets' optima "
-    "(scripts/allocation_backtest.py, docs/backtests.md)"
-)
-
-
 def optimal_allocation(
     fit: Fit,
     compute: Any,
@@ -348,6 +339,7 @@ def optimal_allocation(
     interval: float = K.DEFAULT_INTERVAL,
     k: float | None = None,
     max_extrapolation: float = MAX_EXTRAPOLATION,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """Compute-optimal N*, D*, L* and tokens-per-parameter D*/N* for each budget.
 
@@ -358,14 +350,16 @@ def optimal_allocation(
     -------
     pandas.DataFrame
         Per budget: ``compute``, ``N_opt_*``, ``D_opt_*``, ``loss_opt_*``,
-        ``tokens_per_param_*``, ``compute_factor``. ``attrs["note"]`` (:data:`ALLOCATION_NOTE`)
-        where a budget lies beyond the largest fitted run: the allocation's intervals carry no
-        extrapolation drift, and the allocation backtest found them too narrow there.
+        ``tokens_per_param_*``, ``compute_factor``. Beyond the largest fitted run ``N*`` carries
+        the fit's allocation drift (:mod:`bayescale.alloc_drift`; ``D* = C / (k N*)`` and
+        tokens per parameter follow, ``seed`` seeds its draws), and ``attrs["note"]``
+        (:func:`bayescale.alloc_drift.allocation_note`) says what it is.
 
     Examples
     --------
     >>> a = bs.optimal_allocation(fit, [1e21, 5.88e23])
-    >>> bool((a.N_opt_median * a.D_opt_median * 6 / a.compute).round(6).eq(1).all())
+    >>> # C = 6 N D in every draw; the medians of N and D (of an even number of draws) match
+    >>> bool((a.N_opt_median * a.D_opt_median * 6 / a.compute).round(3).eq(1).all())
     True
     >>> bool(a.N_opt_median.is_monotonic_increasing)
     True
@@ -373,7 +367,7 @@ def optimal_allocation(
     k = fit_k(fit, k)
     interval = check_interval(interval)
     c = positive_values("compute", compute)
-    out = fit.law.optimal_allocation(fit.draws(group), c, k=k)
+    out = allocation_draws(fit, c, k=k, rng=_rng(fit, seed), group=group)
     table: dict[str, Any] = {K.COMPUTE: c}
     for name in ("N_opt", "D_opt", "loss_opt", "tokens_per_param"):
         add_interval(table, name, out[name], interval)
@@ -383,7 +377,7 @@ def optimal_allocation(
     frame.attrs["a"] = exps.loc["a"].to_dict()
     frame.attrs["b"] = exps.loc["b"].to_dict()
     if (frame["compute_factor"] > 1).any():
-        frame.attrs["note"] = ALLOCATION_NOTE
+        frame.attrs["note"] = allocation_note(fit)
     return frame
 
 

@@ -17,6 +17,9 @@ interior minimum:
   bootstrap sd^2);
 - covered: |z| <= 1.645 (the two agree within a 90% band of both uncertainties); inside: N_min
   inside the posterior's 90% interval (the posterior's own claim);
+- with the drift: the same, N* widened by the allocation drift (``bayescale.alloc_drift``) the
+  fit learned from its own training runs, under a prior whose scale is learned from the other
+  data sets only (leave-one-data-set-out; the shipped scale saw every data set);
 - the baseline, Approach 2 on the training budgets: a line through their (log C, log N_min),
   extrapolated with its 90% prediction interval.
 
@@ -40,10 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from allocation_drift_prior import residual_sets  # noqa: E402
 from study_data import splits  # noqa: E402
 
 import bayescale as bs  # noqa: E402
+from bayescale.alloc_drift import allocation_drift_from, with_allocation_drift  # noqa: E402
 from bayescale.approaches import profile_minima  # noqa: E402
+from bayescale.drift import prior_scale  # noqa: E402
 from bayescale.io import atomic_write_text  # noqa: E402
 from bayescale.predict import fit_k  # noqa: E402
 from bayescale.splits import split_by_compute  # noqa: E402
@@ -80,8 +86,16 @@ def backtest_case(name: str, runs: pd.DataFrame, split: dict, args) -> list[dict
         fit = bs.ChinchillaLaw().fit(train, seed=args.seed, **args.sampling)
     k = fit_k(fit)
     draws = fit.draws()
-    out = fit.law.optimal_allocation(draws, held["compute"].to_numpy(float)[None, :], k=k)
-    log_n = np.log(np.asarray(out["N_opt"], dtype=float))  # (draws, budgets)
+    c = held["compute"].to_numpy(float)
+    n_opt = np.asarray(fit.law.optimal_allocation(draws, c[None, :], k=k)["N_opt"], dtype=float)
+    log_n = np.log(n_opt)  # (draws, budgets)
+    # the drift as the fit learned it from its own training runs, under a prior whose scale
+    # was learned without this data set (leave-one-data-set-out: the shipped scale saw it)
+    own = fit.settings["drift"]["allocation"]
+    fit.settings["drift"]["allocation"] = allocation_drift_from(own, args.loo_scale[name])
+    rng = np.random.default_rng(args.seed)
+    log_n_drift = np.log(with_allocation_drift(fit, n_opt, c[None, :], rng))
+    tau = fit.settings["drift"]["allocation"]["tau"]
     rows = []
     for j, budget in held.iterrows():
         d = log_n[:, j]
@@ -89,6 +103,11 @@ def backtest_case(name: str, runs: pd.DataFrame, split: dict, args) -> list[dict
         lo, hi = np.quantile(d, [0.05, 0.95])
         err = med - budget.log_N_min
         z = err / np.hypot(sd, budget.log_N_min_sd)
+        dd = log_n_drift[:, j]
+        d_lo, d_hi = np.quantile(dd, [0.05, 0.95])
+        d_z = (float(np.median(dd)) - budget.log_N_min) / np.hypot(
+            float(dd.std(ddof=1)), budget.log_N_min_sd
+        )
         b_pred, b_lo, b_hi = baseline(trained, budget.compute)
         b_z = (b_pred - budget.log_N_min) / np.hypot((b_hi - b_lo) / (2 * Z90), budget.log_N_min_sd)
         rows.append(
@@ -104,6 +123,10 @@ def backtest_case(name: str, runs: pd.DataFrame, split: dict, args) -> list[dict
                 "z": z,
                 "covered": bool(abs(z) <= Z90),
                 "inside": bool(lo <= budget.log_N_min <= hi),
+                "drift tau": tau,
+                "drift covered": bool(abs(d_z) <= Z90),
+                "drift inside": bool(d_lo <= budget.log_N_min <= d_hi),
+                "drift sd": float(dd.std(ddof=1)),
                 "baseline log error": b_pred - budget.log_N_min,
                 "baseline covered": bool(abs(b_z) <= Z90) if np.isfinite(b_z) else None,
                 "rhat ok": bool(fit.diagnostics["ok"]),
@@ -120,6 +143,9 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
                 "budgets": len(part),
                 "covered (90% joint band)": part["covered"].mean(),
                 "N_min inside the 90% interval": part["inside"].mean(),
+                "with the drift: covered": part["drift covered"].mean(),
+                "with the drift: inside": part["drift inside"].mean(),
+                "median sd with the drift": part["drift sd"].median(),
                 "median log error": part["log error"].median(),
                 "median |log error|": part["log error"].abs().median(),
                 "median posterior sd": part["posterior sd"].median(),
@@ -162,6 +188,13 @@ def main() -> None:
     args = parser.parse_args()
     args.sampling = dict(draws=500, tune=500) if args.quick else {}
     t0 = time.perf_counter()
+    full = residual_sets()  # each data set's own allocation residuals, for the priors
+    args.loo_scale = {
+        name.removeprefix("porian "): prior_scale([v for k, v in full.items() if k != name])[
+            "scale"
+        ]
+        for name in full
+    }
     all_splits = splits(ROOT)
     rows = []
     for key in ("chinchilla", "porian"):
@@ -174,6 +207,7 @@ def main() -> None:
     overview = summary(table)
     overview.index.name = "split"
     detail = table.drop(columns=["set"]).set_index("data")
+    detail.index = detail.index.str.replace("|", "/")  # Porian's names would split the table
     text = "\n\n".join(
         [
             "# Allocation backtest",
