@@ -40,7 +40,6 @@ __all__ = [
     "allocation_drift_from",
     "allocation_note",
     "allocation_residuals",
-    "estimate_allocation_drift",
     "with_allocation_drift",
     "TAU_PRIOR_SCALE",
 ]
@@ -76,8 +75,7 @@ def allocation_residuals(
     """The residuals of ``log N*`` at the IsoFLOP budgets of ``test`` (with an interior
     minimum), predicted by a posterior fitted on ``train`` (``inner_draws``: flat draws of the
     law's parameters, one value per draw): ``r``, ``v``, ``d`` and the budgets' ``compute``;
-    ``{"note": why}``
-    where no held-out budget has an interior minimum.
+    ``{"note": why}`` where no held-out budget has an interior minimum.
 
     Examples
     --------
@@ -108,28 +106,12 @@ def allocation_residuals(
     return {"r": r[ok], "v": v[ok], "d": d[ok], K.COMPUTE: c[ok]}
 
 
-def estimate_allocation_drift(
-    law: Law,
-    inner_draws: dict[str, np.ndarray],
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    *,
-    k: float = K.FLOPS_PER_PARAM_TOKEN,
-    seed: int = 0,
-    scale: float | None = None,
-) -> dict[str, Any]:
-    """The allocation drift learned from :func:`allocation_residuals`: ``tau`` (the posterior
-    median), ``tau_draws`` (its posterior under ``HalfNormal(scale)``, default
-    :data:`TAU_PRIOR_SCALE`), ``mle`` (the residuals' own maximum-likelihood ``tau``),
-    ``budgets`` and the residuals ``r``, ``v``, ``d``; where no held-out budget gives a residual,
-    the prior alone (``budgets`` 0, the note says why)."""
-    return allocation_drift_from(
-        allocation_residuals(law, inner_draws, train, test, k=k, seed=seed), scale
-    )
-
-
 def allocation_drift_from(res: dict[str, Any], scale: float | None = None) -> dict[str, Any]:
-    """:func:`estimate_allocation_drift` given the residuals ``res`` (or ``{"note": why}``)."""
+    """The allocation drift learned from :func:`allocation_residuals`' ``res`` (or its
+    ``{"note": why}``): ``tau`` (the posterior median), ``tau_draws`` (its posterior under
+    ``HalfNormal(scale)``, default :data:`TAU_PRIOR_SCALE`), ``mle`` (the residuals' own
+    maximum-likelihood ``tau``), ``budgets`` and the residuals ``r``, ``v``, ``d``; where no
+    held-out budget gave a residual, the prior alone (``budgets`` 0, the note says why)."""
     scale = TAU_PRIOR_SCALE if scale is None else float(scale)
     empty = np.zeros(0)
     r, v, d = (np.asarray(res.get(x, empty), dtype=float) for x in ("r", "v", "d"))

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import constants as K
-from .alloc_drift import allocation_drift_from, estimate_allocation_drift
+from .alloc_drift import allocation_drift_from, allocation_residuals
 from .curves import MIN_FRACTION, curve_runs, final_checkpoints, keep_checkpoints
 from .drift import (
     HOLDOUT_FRACTION,
@@ -369,7 +369,8 @@ def estimate_drift(
     if law.has_allocation:  # the same refit's N* against the held-out IsoFLOP budgets
         k = float(runs.attrs.get("flops_per_param_token", K.FLOPS_PER_PARAM_TOKEN))
         seed = int(inner.get("seed", 0))
-        out["allocation"] = estimate_allocation_drift(law, p, train, test, k=k, seed=seed)
+        res = allocation_residuals(law, p, train, test, k=k, seed=seed)
+        out["allocation"] = allocation_drift_from(res)
     return out
 
 

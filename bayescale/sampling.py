@@ -23,7 +23,7 @@ from .centring import choose_form
 from .compile_cache import compile_tolerating_cache
 from .compiled_logp import compile_model
 from .diagnostics import diagnose
-from .jax_nuts import clear_programs, sample_nuts, side_by_side
+from .jax_nuts import clear_programs, jax_options, sample_nuts
 from .laws.base import Law
 from .model import (
     build_model,
@@ -244,7 +244,7 @@ def sample_with_pymc(
             progressbar=progress,
             compute_convergence_checks=False,
             nuts_sampler=sampler,
-            **_jax_options(sampler, chains),
+            **jax_options(sampler, chains),
         )
     return idata.posterior, idata.sample_stats
 
@@ -261,20 +261,6 @@ def pilot_sampler(sampler: str) -> str:
     ('nutpie', 'nutpie', 'pymc')
     """
     return "nutpie" if sampler in K.JAX_SAMPLERS else sampler
-
-
-def _jax_options(sampler: str, chains: int) -> dict[str, Any]:
-    """PyMC's options for a JAX sampler it runs (blackjax): with fewer devices than chains (one
-    GPU), the chains vectorised on one device (one program stepping all chains at once), where
-    PyMC's default draws them one after another (issue #19 measured 4 chains in turn on an
-    H200). With a device per chain, PyMC's default: on CPUs PyMC's JAX module declares 100
-    host devices, so the chains run side by side (11.8 s against 18.4 s vectorised, 240
-    Chinchilla runs, 4 x 500 draws, 2 cores: vectorised NUTS waits at every step for the
-    longest trajectory). bayescale's own numpyro program chooses alike
-    (:func:`bayescale.jax_nuts.side_by_side`)."""
-    if sampler not in K.JAX_SAMPLERS or side_by_side(chains):
-        return {}
-    return {"nuts_sampler_kwargs": {"chain_method": "vectorized"}}
 
 
 def _whitening(

@@ -241,7 +241,7 @@ def test_jax_chains_are_vectorised_where_there_are_fewer_devices_than_chains(mon
     import sys
     import types
 
-    from bayescale.sampling import _jax_options
+    from bayescale.jax_nuts import jax_options as _jax_options
 
     jax = types.ModuleType("jax")
     jax.local_device_count = lambda: 1
