@@ -278,7 +278,9 @@ def drift_residuals(
     ``runs`` by compute, sample the law on the rest (:data:`bayescale.drift.INNER_FIT`), and
     return the held-out runs' residuals ``r`` (of the posterior-mean prediction), predictive
     variances ``v`` (parameters and noise) and distances ``d`` (decades of compute beyond the
-    inner fit's largest run), with ``n_inner_train``, ``n_inner_test``, ``inner_cutoff``.
+    inner fit's largest run), with ``n_inner_train``, ``n_inner_test``, ``inner_cutoff`` and
+    ``inner``: the inner fit's flat draws, its training runs and the held-out runs (from which
+    :mod:`bayescale.alloc_drift` learns the allocation drift).
 
     Returns ``{"note": why}`` alone when the split leaves too few runs on one side.
     """
